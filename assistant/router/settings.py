@@ -1,0 +1,17 @@
+"""Router configuration ([router] in config.toml)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from assistant.settings_base import Section
+
+
+class RouterSettings(Section):
+    """How requests are routed to skills."""
+
+    embedder: Literal["minilm", "fake"] = "minilm"
+    fallback_skill: str = "chat"
+    followup_turns: int = Field(default=3, ge=0, le=20)
