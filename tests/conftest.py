@@ -39,3 +39,47 @@ def user_config(isolated_home: Path, tmp_path: Path):
         return path
 
     return write
+
+
+@pytest.fixture(scope="session")
+def tiny_gguf(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny random-weight llama GGUF with a ChatML template (written once per session)."""
+    from assistant.models.tiny import write_tiny_llama
+
+    return write_tiny_llama(tmp_path_factory.mktemp("tiny") / "tiny-llama.gguf")
+
+
+@pytest.fixture
+def tiny_settings(tiny_gguf: Path, isolated_home: Path):
+    """Settings whose catalog has the tiny model as ``tiny`` (and the default)."""
+    from assistant.config import load_settings
+
+    return load_settings(overrides={
+        "default_model": "tiny",
+        "runtime": {"threads": 2},
+        "models": {"tiny": {"source": "path", "path": str(tiny_gguf), "trained_ctx": 2048, "n_ctx": 1024,
+                            "chat_format": "chatml", "generation": {"temperature": 0.0, "max_tokens": 32}}},
+    })
+
+
+def real_models_dir() -> Path:
+    """Where `make setup` put the real default models (the platform data dir)."""
+    import os
+
+    if os.environ.get("ASSISTANT_TEST_MODELS_DIR"):
+        return Path(os.environ["ASSISTANT_TEST_MODELS_DIR"])
+    from platformdirs import user_data_dir
+
+    return Path(user_data_dir("assistant", appauthor=False)) / "models"
+
+
+@pytest.fixture
+def real_settings(isolated_home: Path):
+    """Settings that use the real default models installed by the set-up."""
+    from assistant.config import load_settings
+    from assistant.models.store import ModelStore
+
+    settings = load_settings(overrides={"models_dir": str(real_models_dir())})
+    if ModelStore(settings).status(settings.default_model).status != "ok":
+        pytest.fail("the default model is not installed: run `make setup` (or `assistant models pull --defaults`)")
+    return settings

@@ -223,8 +223,6 @@ class LlamaBackend:
                         yield tail
                 finally:
                     tokens.close()
-                    if grammar is not None:
-                        grammar.reset()
 
         def finish(text: str, reason: FinishReason) -> GenerationResult:
             if request.cancelled:
