@@ -9,13 +9,14 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable, Literal
 
 from assistant.backends.base import Backend
 from assistant.config import Settings
 from assistant.errors import ModelError
 
-Factory = Callable[[str], Backend]
+Factory = Callable[[str, "Path | None"], Backend]
 LoadState = Literal["loading", "loaded", "failed"]
 
 
@@ -44,8 +45,8 @@ class ModelManager:
 
     Args:
         settings: the configuration (catalog, budget, threads).
-        factory: builds a backend for a model name; default loads it with llama.cpp
-            (or over HTTP for ``source = "http"``).
+        factory: builds a backend for a model name and optional LoRA adapter; default loads
+            it with llama.cpp (or over HTTP for ``source = "http"``).
     """
 
     def __init__(self, settings: Settings, factory: Factory | None = None) -> None:
@@ -57,7 +58,7 @@ class ModelManager:
         self._loading: dict[str, threading.Lock] = {}
         self.listeners: list[Callable[[ModelState], None]] = []
 
-    def _default_factory(self, name: str) -> Backend:
+    def _default_factory(self, name: str, adapter: Path | None) -> Backend:
         spec = self.settings.model(name)
         if spec.source == "http":
             from assistant.backends.http import HttpBackend  # type: ignore[import-not-found]
@@ -67,7 +68,12 @@ class ModelManager:
         from assistant.models.store import ModelStore
 
         path = ModelStore(self.settings).ensure_ready(name)
-        return LlamaBackend(name, path, spec, n_threads=self.settings.runtime.n_threads)
+        if adapter is not None and not Path(adapter).is_file():
+            raise ModelError(f"LoRA adapter {adapter} for '{name}' does not exist", "re-run `assistant tune` or fix the skill's adapter path")
+        return LlamaBackend(
+            name, path, spec, n_threads=self.settings.runtime.n_threads, adapter=adapter,
+            state_cache=self.settings.memory.kv_cache_entries,
+        )
 
     def _set_state(self, state: ModelState) -> None:
         self._states[state.name] = state
@@ -88,14 +94,20 @@ class ModelManager:
     def used_mb(self) -> int:
         return sum(s.footprint_mb for s in self._states.values() if s.state == "loaded")
 
-    def get(self, name: str) -> Backend:
-        """The loaded backend for ``name``, loading it (and evicting others) if needed.
+    @staticmethod
+    def key(name: str, adapter: Path | None = None) -> str:
+        """The resident-set key: a model with an adapter is a separate load."""
+        return name if adapter is None else f"{name}+{Path(adapter).name}"
+
+    def get(self, name: str, adapter: Path | None = None) -> Backend:
+        """The loaded backend for ``name`` (with ``adapter``), loading it if needed.
 
         Raises:
             ConfigError: unknown model name.
             ModelError: the file is missing, bad, or the load failed.
         """
         self.settings.model(name)  # unknown names fail fast with the list of known ones
+        model, name = name, self.key(name, adapter)
         with self._lock:
             if name in self._loaded:
                 self._loaded.move_to_end(name)
@@ -105,11 +117,11 @@ class ModelManager:
             with self._lock:
                 if name in self._loaded:
                     return self._loaded[name]
-            need = estimate_footprint_mb(self.settings, name)
+            need = estimate_footprint_mb(self.settings, model)
             self._make_room(need)
             self._set_state(ModelState(name, "loading", need))
             try:
-                backend = self._factory(name)
+                backend = self._factory(model, adapter)
             except ModelError as exc:
                 self._set_state(ModelState(name, "failed", 0, exc.message))
                 raise

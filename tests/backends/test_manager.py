@@ -21,7 +21,7 @@ def settings(budget=4096, cap=3):
 
 def test_lazy_load_and_reuse():
     made = []
-    m = ModelManager(settings(), factory=lambda n: made.append(n) or FakeBackend(n))
+    m = ModelManager(settings(), factory=lambda n, a: made.append(n) or FakeBackend(n))
     assert made == []
     b1 = m.get("a")
     assert m.get("a") is b1 and made == ["a"]
@@ -29,7 +29,7 @@ def test_lazy_load_and_reuse():
 
 def test_lru_eviction_by_budget():
     made = []
-    m = ModelManager(settings(budget=900), factory=lambda n: made.append(n) or FakeBackend(n))
+    m = ModelManager(settings(budget=900), factory=lambda n, a: made.append(n) or FakeBackend(n))
     a = m.get("a")
     m.get("b")  # two fit in 900 MB (about 400 each)
     assert m.loaded() == ["a", "b"]
@@ -41,14 +41,14 @@ def test_lru_eviction_by_budget():
 
 
 def test_eviction_by_count():
-    m = ModelManager(settings(cap=1), factory=FakeBackend)
+    m = ModelManager(settings(cap=1), factory=lambda n, a: FakeBackend(n))
     first = m.get("a")
     m.get("b")
     assert m.loaded() == ["b"] and first.closed
 
 
 def test_failed_load_keeps_others():
-    def factory(name):
+    def factory(name, adapter):
         if name == "b":
             raise RuntimeError("llama_model_load: error loading model")
         return FakeBackend(name)
@@ -63,7 +63,7 @@ def test_failed_load_keeps_others():
 
 
 def test_out_of_memory_is_a_clear_error():
-    def factory(name):
+    def factory(name, adapter):
         raise MemoryError()
 
     with pytest.raises(ModelError, match="not enough memory"):
@@ -72,14 +72,14 @@ def test_out_of_memory_is_a_clear_error():
 
 def test_unknown_model():
     with pytest.raises(ConfigError):
-        ModelManager(settings(), factory=FakeBackend).get("zzz")
+        ModelManager(settings(), factory=lambda n, a: FakeBackend(n)).get("zzz")
 
 
 def test_concurrent_gets_load_once():
     made = []
     gate = threading.Event()
 
-    def factory(name):
+    def factory(name, adapter):
         made.append(name)
         gate.wait(1)
         return FakeBackend(name)
@@ -97,7 +97,7 @@ def test_concurrent_gets_load_once():
 
 def test_listeners_see_state_changes():
     seen = []
-    m = ModelManager(settings(), factory=FakeBackend)
+    m = ModelManager(settings(), factory=lambda n, a: FakeBackend(n))
     m.listeners.append(lambda s: seen.append((s.name, s.state)))
     m.get("a")
     assert seen == [("a", "loading"), ("a", "loaded")]
