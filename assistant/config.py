@@ -19,6 +19,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from assistant.errors import ConfigError
 from assistant.memory.settings import MemorySettings
 from assistant.router.settings import RouterSettings
+from assistant.server.settings import RemoteSettings, ServerSettings
 from assistant.settings_base import Section
 from assistant.skills.settings import SkillsSettings
 from assistant.tui.settings import TuiSettings
@@ -119,6 +120,8 @@ class Settings(BaseSettings):
     skills: SkillsSettings = Field(default_factory=SkillsSettings)
     memory: MemorySettings = Field(default_factory=MemorySettings)
     tui: TuiSettings = Field(default_factory=TuiSettings)
+    server: ServerSettings = Field(default_factory=ServerSettings)
+    remote: RemoteSettings = Field(default_factory=RemoteSettings)
 
     @classmethod
     def settings_customise_sources(cls, settings_cls, init_settings, env_settings, dotenv_settings, file_secret_settings):  # type: ignore[override]

@@ -18,6 +18,7 @@ COMMAND_MODULES = (
     "assistant.cli.router_cmd",
     "assistant.cli.skills_cmd",
     "assistant.cli.history_cmd",
+    "assistant.cli.serve_cmd",
 )
 
 

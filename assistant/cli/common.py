@@ -6,13 +6,16 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from assistant.config import Settings, load_settings
+if TYPE_CHECKING:
+    from assistant.config import Settings
 
 
-def settings_from(args: argparse.Namespace) -> Settings:
+def settings_from(args: argparse.Namespace) -> "Settings":
     """Load the configuration, honouring ``--config``."""
+    from assistant.config import load_settings
+
     path = getattr(args, "config", None)
     return load_settings(Path(path) if path else None)
 

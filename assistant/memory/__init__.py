@@ -3,13 +3,24 @@
 Public API::
 
     from assistant.memory import Store, fit_messages, title_from_text
+
+Names are imported on first use: ``assistant.config`` imports ``memory.settings``, and
+loading the config (and so ``assistant --help``) must not pull in sqlite-utils and numpy.
 """
 
 from __future__ import annotations
 
-from assistant.memory.context import fit_messages
-from assistant.memory.records import Conversation, Message, SearchHit
-from assistant.memory.store import Store
-from assistant.memory.titles import title_from_text
+import importlib
+from typing import Any
 
-__all__ = ["Conversation", "Message", "SearchHit", "Store", "fit_messages", "title_from_text"]
+_EXPORTS = {
+    "fit_messages": "context", "Conversation": "records", "Message": "records", "SearchHit": "records",
+    "Store": "store", "title_from_text": "titles",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(f"assistant.memory.{_EXPORTS[name]}"), name)
+    raise AttributeError(f"module 'assistant.memory' has no attribute {name!r}")

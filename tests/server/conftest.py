@@ -1,0 +1,180 @@
+"""Fixtures for the server tests: a real llama-cpp-python server on the tiny GGUF, and
+``assistant serve`` on a fake pipeline, both on 127.0.0.1 with free ports."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+STARTUP_S = 60.0
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class LlamaServer:
+    proc: subprocess.Popen
+    base_url: str
+    log: Path
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait(timeout=10)
+
+
+def start_llama_server(model: Path, log: Path) -> LlamaServer:
+    port = free_port()
+    cmd = [sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--host", "127.0.0.1",
+           "--port", str(port), "--n_ctx", "2048", "--n_threads", "1", "--model_alias", "tiny"]
+    out = log.open("wb")
+    proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    server = LlamaServer(proc, f"http://127.0.0.1:{port}/v1", log)
+    deadline = time.monotonic() + STARTUP_S
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            pytest.fail(f"llama_cpp.server exited with {proc.returncode}: {log.read_text()[-2000:]}")
+        try:
+            with urllib.request.urlopen(server.base_url + "/models", timeout=1) as r:
+                if r.status == 200:
+                    return server
+        except OSError:
+            time.sleep(0.1)
+    server.kill()
+    pytest.fail(f"llama_cpp.server did not start in {STARTUP_S} s: {log.read_text()[-2000:]}")
+
+
+@pytest.fixture(scope="module")
+def llama_server(tiny_gguf: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LlamaServer]:
+    """A real llama-cpp-python server on the tiny model, shared by a test module."""
+    server = start_llama_server(tiny_gguf, tmp_path_factory.mktemp("llama") / "server.log")
+    yield server
+    server.kill()
+
+
+@pytest.fixture
+def own_llama_server(tiny_gguf: Path, tmp_path: Path) -> Iterator[LlamaServer]:
+    """A llama-cpp-python server a test may kill."""
+    server = start_llama_server(tiny_gguf, tmp_path / "server.log")
+    yield server
+    if server.proc.poll() is None:
+        os.kill(server.proc.pid, signal.SIGCONT)
+    server.kill()
+
+
+@pytest.fixture
+def http_settings(isolated_home):
+    """Makes Settings whose catalog has ``remote``, an http model at a base URL."""
+    from assistant.config import load_settings
+
+    def make(base_url: str, **spec):
+        entry = {"source": "http", "base_url": base_url, "api_model": "tiny", "n_ctx": 2048, "trained_ctx": 2048,
+                 "generation": {"temperature": 0.0, "max_tokens": 24}} | spec
+        return load_settings(overrides={"models": {"remote": entry}})
+
+    return make
+
+
+@dataclass
+class Served:
+    server: object
+    pipeline: object
+    url: str
+    thread: threading.Thread
+
+
+def serve(pipeline, *, api_key: str | None = None, **options) -> Served:
+    """Run ``assistant serve``'s HTTP server on a free loopback port in a thread."""
+    from assistant.server.app import make_server
+    from assistant.server.settings import ServerSettings
+
+    server = make_server(pipeline, "127.0.0.1", 0, api_key=api_key, options=ServerSettings(**options), verbose=False)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    return Served(server, pipeline, server.url, thread)
+
+
+def stop(served: Served) -> None:
+    served.server.service.cancel_all()
+    served.server.shutdown()
+    served.server.server_close()
+    served.thread.join(timeout=10)
+
+
+@pytest.fixture
+def fake_pipeline():
+    from assistant.server.fake import FakeChatPipeline
+
+    return FakeChatPipeline(delay_s=0.001)
+
+
+@pytest.fixture
+def serve_pipeline() -> Iterator:
+    """Starts ``assistant serve`` on a pipeline (stopped after the test)."""
+    started: list[Served] = []
+
+    def start(pipeline, **kwargs) -> Served:
+        started.append(serve(pipeline, **kwargs))
+        return started[-1]
+
+    yield start
+    for running in started:
+        stop(running)
+
+
+@pytest.fixture
+def served(fake_pipeline, serve_pipeline) -> Served:
+    return serve_pipeline(fake_pipeline)
+
+
+@pytest.fixture
+def client(served: Served):
+    from openai import OpenAI
+
+    return OpenAI(base_url=served.url, api_key="unused", max_retries=0, timeout=30)
+
+
+@pytest.fixture
+def post():
+    return post_json
+
+
+@pytest.fixture
+def until():
+    return wait_until
+
+
+def post_json(url: str, body: object, headers: dict | None = None) -> tuple[int, dict]:
+    """POST raw JSON (for requests the openai client would not send)."""
+    data = body if isinstance(body, bytes) else json.dumps(body).encode()
+    req = urllib.request.Request(url, data, {"Content-Type": "application/json", **(headers or {})})
+    try:
+        with urllib.request.urlopen(req, timeout=30) as r:
+            return r.status, json.loads(r.read())
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read())
+
+
+def wait_until(predicate, timeout_s: float = 10.0) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.02)
+    return predicate()
