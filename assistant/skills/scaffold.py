@@ -1,0 +1,110 @@
+"""``assistant skills new`` and ``assistant skills check``: make a skill folder, and validate one."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from assistant.errors import SkillError
+from assistant.skills.manifest import MANIFEST_FILE, NAME_RE, load_manifest
+
+if TYPE_CHECKING:
+    from assistant.config import Settings
+
+MANIFEST_TEMPLATE = '''# Skill manifest: every key is checked; `assistant skills check {folder}` lists problems.
+name = "{name}"
+description = "Describe in one line what {name} does."
+model = "default"                 # a catalog model (`assistant models list`), or "default"
+prompt = "prompt.txt"             # the system prompt, in this folder
+# Requests like these are routed here (aim for 10 or more, varied):
+examples = [
+  "an example request for {name}",
+  "another way a user might ask for {name}",
+  "a third, differently worded request",
+]
+negatives = []                    # similar requests that must NOT come here
+tools = []                        # e.g. ["read_file"]; the dispatcher refuses anything else
+eval = "eval.jsonl"               # inputs with expected outputs, for `assistant eval {name}`
+
+[permissions]
+read = []                         # roots: paths, "attachments", "mentioned", "scratch"
+write = false
+network = false
+
+[generation]
+max_tokens = 256
+temperature = 0.2
+'''
+
+CODE_TEMPLATE = '''"""The {name} skill. Delete this file to answer with the model and prompt.txt alone."""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+
+def respond(ctx) -> Iterator[str]:
+    """Yield the reply in pieces. ctx: assistant.skills.context.SkillContext."""
+    # ctx.text is the message, ctx.history the conversation, ctx.prompt the filled-in prompt.txt.
+    yield from ctx.generate(ctx.messages(ctx.prompt))
+'''
+
+
+def new_skill(name: str, parent: Path, *, with_code: bool = True) -> Path:
+    """Create ``parent/name`` with a manifest, prompt, eval set (and ``skill.py``).
+
+    Raises:
+        SkillError: a bad name, or the folder exists.
+    """
+    import re
+
+    if not re.fullmatch(NAME_RE, name):
+        raise SkillError(f"'{name}' is not a valid skill name", "use lower case letters, digits, '-' or '_', starting with a letter")
+    folder = parent.expanduser() / name
+    if folder.exists():
+        raise SkillError(f"{folder} already exists", "choose another name or remove the folder")
+    folder.mkdir(parents=True)
+    (folder / MANIFEST_FILE).write_text(MANIFEST_TEMPLATE.format(name=name, folder=folder), encoding="utf-8")
+    (folder / "prompt.txt").write_text(f"You are the {name} skill of a private, offline assistant. Answer briefly.\n",
+                                       encoding="utf-8")
+    evals = [{"input": f"an example request for {name}", "keywords": []},
+             {"input": f"another way a user might ask for {name}", "keywords": []}]
+    evals = [{"input": e["input"], "expected": "replace with the answer you expect", "check": "contains"} for e in evals]
+    (folder / "eval.jsonl").write_text("".join(json.dumps(e) + "\n" for e in evals), encoding="utf-8")
+    if with_code:
+        (folder / "skill.py").write_text(CODE_TEMPLATE.format(name=name), encoding="utf-8")
+    return folder
+
+
+def check_skill(path: Path, settings: "Settings") -> tuple[list[str], list[str]]:
+    """Validate a skill folder completely: ``(problems, warnings)``, each naming file and line."""
+    from assistant.skills.evals import load_eval
+    from assistant.skills.loader import load_folder, resolve_file
+
+    folder = path.parent if path.name == MANIFEST_FILE else path
+    problems: list[str] = []
+    warnings: list[str] = []
+    try:
+        manifest = load_manifest(folder / MANIFEST_FILE)
+    except SkillError as exc:
+        return [exc.message.removeprefix("invalid skill manifest: ")], warnings
+    try:
+        load_folder(folder, settings, source="check", manifest=manifest)
+    except SkillError as exc:
+        problems.append(exc.message)
+    spec = manifest.eval_spec
+    if spec is None:
+        warnings.append(f"{folder / MANIFEST_FILE}: no eval set (add eval = \"eval.jsonl\")")
+    else:
+        eval_path = resolve_file(folder, spec.file)
+        if eval_path is None:
+            problems.append(f"{folder / MANIFEST_FILE}: eval file {spec.file} not found")
+        else:
+            try:
+                load_eval(eval_path)
+            except SkillError as exc:
+                problems.append(exc.message)
+    if len(manifest.examples) < 5:
+        warnings.append(f"{folder / MANIFEST_FILE}: only {len(manifest.examples)} examples; the router needs about 10 to route well")
+    return problems, warnings

@@ -1,0 +1,74 @@
+"""Summarize skill: a pasted text, a file (txt/md), or the conversation so far.
+
+Long inputs are split into chunks that fit the model's window (counted with the model's own
+tokenizer, and capped in model-agnostic cl100k tokens), each chunk is summarized (map, with
+progress), then the partial summaries are combined (reduce), recursively if they are long.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Iterator
+
+from assistant.backends.base import ChatMessage
+from assistant.events import Progress
+from assistant.skills.chunking import chunk_text
+from assistant.skills.files import read_text
+
+_COMMAND = re.compile(r"^\s*(?:please\s+)?(?:summari[sz]e|summary of|sum up|tl;?dr|give me (?:a|the) (?:summary|gist) of|condense)"
+                      r"(?:\s+(?:this|the following|that|it|text|article|file|document))*\s*:?\s*", re.I)
+MAX_DEPTH = 3
+
+
+def _source(ctx) -> tuple[str, str]:
+    """(text to summarize, what it is) from an attached/named file, the message, or the chat."""
+    files = list(ctx.attachments)
+    if not files and ctx.tools is not None:
+        from assistant.skills.tools import mentioned_paths
+
+        files = mentioned_paths(ctx.text)
+    if files:
+        path = ctx.tools.check_read(files[0]) if ctx.tools is not None else files[0]
+        return read_text(path), path.name
+    body = _COMMAND.sub("", ctx.text, count=1).strip()
+    if len(body.split()) >= 8:
+        return body, "the text"
+    if ctx.history:
+        transcript = "\n\n".join(f"{m.role}: {m.content}" for m in ctx.history)
+        return transcript, "our conversation"
+    return "", ""
+
+
+def _budget(ctx, system: str, out_tokens: int) -> int:
+    # Room for text in one request: the window minus the instructions, the reply and template overhead.
+    return ctx.n_ctx() - ctx.count_tokens(system) - out_tokens - 64
+
+
+def _summarize(ctx, system: str, text: str, out_tokens: int) -> str:
+    return ctx.generate([ChatMessage("system", system), ChatMessage("user", text)], max_tokens=out_tokens).text().strip()
+
+
+def respond(ctx) -> Iterator[str | Progress]:
+    text, what = _source(ctx)
+    if not text.strip():
+        yield "What should I summarize? Paste the text after 'summarize:', or attach or name a .txt or .md file."
+        return
+    settings = ctx.settings
+    map_prompt, reduce_prompt = ctx.read_prompt("summarize_map.txt"), ctx.read_prompt("summarize.txt")
+    part_tokens = int(settings.get("part_summary_tokens", 200))
+    budget = _budget(ctx, map_prompt, part_tokens)
+    chunks = chunk_text(text, budget, ctx.count_tokens, agnostic_budget=int(settings.get("chunk_tokens", 3000)))
+    depth = 0
+    while len(chunks) > 1:
+        depth += 1
+        parts = []
+        for i, chunk in enumerate(chunks, 1):
+            if ctx.cancel.is_set():
+                return
+            yield Progress(f"summarizing part {i} of {len(chunks)} of {what}" + (f" (pass {depth})" if depth > 1 else ""),
+                           (i - 1) / len(chunks))
+            parts.append(_summarize(ctx, map_prompt, chunk, part_tokens))
+        yield Progress(f"combining {len(parts)} partial summaries", 1.0)
+        joined = "\n\n".join(parts)
+        chunks = [joined] if depth >= MAX_DEPTH else chunk_text(joined, _budget(ctx, reduce_prompt, part_tokens), ctx.count_tokens)
+    yield from ctx.generate([ChatMessage("system", reduce_prompt), ChatMessage("user", chunks[0])])

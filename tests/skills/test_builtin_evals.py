@@ -1,0 +1,78 @@
+"""Every built-in skill's eval set, run through the registry on the fake backend.
+
+Deterministic skills must pass exactly. Model skills get the item's scripted ``replies`` (or a
+reply made of its keywords) and must turn them into the expected answer: prompt, schema,
+parsing and formatting are what is tested here; answer quality is scored on real models.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from assistant.skills.evals import load_eval, passes
+from assistant.skills.loader import BUILTIN_SKILLS_DIR
+from assistant.skills.manifest import load_manifest
+
+SKILLS = ["calculator", "datetime", "notes", "chat", "code", "summarize", "extract", "classify"]
+
+
+def _cases():
+    for name in SKILLS:
+        manifest = load_manifest(BUILTIN_SKILLS_DIR / name)
+        for item in load_eval(BUILTIN_SKILLS_DIR / name / manifest.eval_spec.file):
+            yield pytest.param(name, item, id=f"{name}:{item.line}")
+
+
+@pytest.mark.parametrize("name,item", list(_cases()))
+def test_eval_item(run, tmp_path, name, item):
+    data = item.data
+    attachments = []
+    for fname, content in data.get("files", {}).items():
+        path = tmp_path / fname
+        path.write_text(content)
+        attachments.append(path)
+    replies = data.get("replies") or [" ".join(data.get("keywords", [])) or json.dumps(data.get("expected"))]
+    for before in data.get("before", []):
+        run(name, before, now=data.get("now"), skill_settings=data.get("settings"))
+    output, _ = run(name, item.input, script=list(replies), attachments=tuple(attachments), now=data.get("now"),
+                    skill_settings=data.get("settings"))
+    ok, why = passes(item, output)
+    assert ok, why
+    skill = run.registry.get(name)
+    if skill.manifest.model is None:
+        assert run.requests == [], "a deterministic skill must not call a model"
+    elif "replies" in data or "keywords" in data:
+        assert run.requests, "a model skill must call its model"
+        first = run.requests[0].messages[0]
+        assert first.role == "system" and first.content  # the skill's prompt reached the model
+        assert all(b.name == skill.model_name(run.settings) for b in run.backends)
+
+
+def test_every_builtin_has_examples_and_an_eval_set():
+    for folder in sorted(p.parent for p in BUILTIN_SKILLS_DIR.glob("*/skill.toml")):
+        manifest = load_manifest(folder)
+        assert len(manifest.examples) >= 8, folder
+        assert manifest.eval_spec is not None and (folder / manifest.eval_spec.file).is_file(), folder
+        assert len(load_eval(folder / manifest.eval_spec.file)) >= 3, folder
+
+
+def test_code_skill_uses_the_code_model_and_its_prompt(run):
+    out, _ = run("code", "write hello world in python", script=["print('hello')"])
+    assert out == "print('hello')"
+    request = run.requests[0]
+    assert run.backends[0].name == "qwen2.5-coder-0.5b"
+    assert "programming assistant" in request.messages[0].content
+    assert request.max_tokens == 768 and request.temperature == 0.1
+
+
+def test_chat_sees_history_and_fills_the_date(run):
+    from assistant.backends.base import ChatMessage
+
+    out, _ = run("chat", "and tomorrow?", script=["Sunny."], now="2025-05-01T10:00:00+00:00",
+                 history=[ChatMessage("user", "weather today?"), ChatMessage("assistant", "Rainy.")])
+    msgs = run.requests[0].messages
+    assert [m.role for m in msgs] == ["system", "user", "assistant", "user"]
+    assert "2025-05-01" in msgs[0].content and msgs[-1].content == "and tomorrow?"
+    assert out == "Sunny."
