@@ -54,16 +54,18 @@ class ChatPipeline(Protocol):
         skill: str | None = None,
         cancel: threading.Event | None = None,
         attachments: tuple[Path, ...] = (),
+        generation: dict | None = None,
     ) -> Iterator[TurnEvent]:
         """Route, answer and store one user message. Blocking; run it in a worker thread.
 
         ``conversation_id=None`` starts a new conversation (its id is in the events).
-        ``skill`` forces a skill for this message. The user message is stored before
+        ``skill`` forces a skill for this message; ``generation`` overrides sampling settings. The user message is stored before
         generation starts; the reply is stored when it ends, is cancelled or fails.
         """
 
-    def regenerate(self, conversation_id: str, *, cancel: threading.Event | None = None) -> Iterator[TurnEvent]:
-        """Answer the last user message of a conversation again."""
+    def regenerate(self, conversation_id: str, *, cancel: threading.Event | None = None,
+                   skill: str | None = None) -> Iterator[TurnEvent]:
+        """Answer the last user message of a conversation again (on ``skill`` if given)."""
 
     def explain(self, conversation_id: str | None, text: str) -> RouteInfo:
         """The routing trace for ``text`` in that conversation, without answering."""

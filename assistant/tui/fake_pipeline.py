@@ -151,12 +151,14 @@ class FakePipeline:
             return
         yield from self._answer(cid, route, prompt, cancel)
 
-    def regenerate(self, conversation_id: str, *, cancel: threading.Event | None = None) -> Iterator[TurnEvent]:
+    def regenerate(self, conversation_id: str, *, cancel: threading.Event | None = None,
+                   skill: str | None = None) -> Iterator[TurnEvent]:
         history = self.store.messages(conversation_id)
         last_user = next((m.content for m in reversed(history) if m.role == "user"), None)
         if last_user is None:
             raise AssistantError("nothing to regenerate", "send a message first")
-        route = self._route(conversation_id, last_user, self._last_route.get(conversation_id), ())
+        self.turns.append({"conversation_id": conversation_id, "text": last_user, "skill": skill, "regenerate": True})
+        route = self._route(conversation_id, last_user, skill or self._last_route.get(conversation_id), ())
         yield from self._answer(conversation_id, route, last_user, cancel)
 
     def _answer(self, cid: str, route: RouteInfo, prompt: str, cancel: threading.Event | None) -> Iterator[TurnEvent]:

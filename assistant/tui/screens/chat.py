@@ -186,7 +186,7 @@ class ChatScreen(ChatCommandsMixin, Screen[None]):
             if job.kind == "regen":
                 if conversation_id is None:
                     raise AssistantError("nothing to regenerate", "send a message first")
-                events = pipeline.regenerate(conversation_id, cancel=turn.cancel)
+                events = pipeline.regenerate(conversation_id, cancel=turn.cancel, skill=job.skill)
             else:
                 events = pipeline.run_turn(conversation_id, job.text, skill=job.skill, cancel=turn.cancel, attachments=job.attachments)
             for event in events:

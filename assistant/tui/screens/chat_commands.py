@@ -171,7 +171,7 @@ class ChatCommandsMixin(_Base):
         replies = self._replies()
         routed = replies[-1].skill if replies else None
         await self.add_note(f"Re-running the last message on '{args[0]}'.")
-        self.queue.append(Job("turn", text, args[0], (), None, correction_from=routed or "?"))
+        self.queue.append(Job("regen", text, args[0], (), None, correction_from=routed or "?"))
         self._pump()
 
     def offer_correction(self, skill: str, text: str) -> None:
