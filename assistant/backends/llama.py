@@ -84,13 +84,20 @@ class LlamaBackend:
         )
         if adapter is not None:
             from assistant.models.gguf_check import check_gguf
+            from assistant.tuning.lora_gguf import validate_adapter
 
             check_gguf(adapter)
+            # llama-cpp-python does not notice when llama.cpp refuses an adapter, so check
+            # it against the base by the loader's own rules first.
+            validate_adapter(Path(adapter), Path(path))
             kwargs["lora_path"] = str(adapter)
         try:
             self.llm = Llama(**kwargs)
         except (ValueError, RuntimeError, OSError) as exc:
             raise ModelError(f"llama.cpp could not load {path.name}: {exc}", "check the file with `assistant models verify`") from None
+        if adapter is not None and not getattr(self.llm, "_lora_adapter", None):
+            self.llm.close()
+            raise ModelError(f"llama.cpp refused the LoRA adapter {adapter}", "re-create it with `assistant tune`")
         self.n_ctx = self.llm.n_ctx()
         meta = self.llm.metadata or {}
         bos = self._piece(self.llm.token_bos())
