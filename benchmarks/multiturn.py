@@ -39,7 +39,7 @@ def assistant_turn(i: int) -> ChatMessage:
     topic = TOPICS[i % len(TOPICS)]
     return ChatMessage("assistant", f"Here is a short explanation of {topic}. " + (
         f"The key idea behind {topic} is easy to state but has subtle consequences in practice. "
-        "A concrete example makes it clearer, and a common misconception is to over-simplify it. ") * 2)
+        "A concrete example makes it clearer, and a common misconception is to over-simplify it. ") * 3)
 
 
 def ttft(backend: LlamaBackend, messages: list[ChatMessage], key: str | None) -> float:

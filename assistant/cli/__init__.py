@@ -19,6 +19,8 @@ COMMAND_MODULES = (
     "assistant.cli.skills_cmd",
     "assistant.cli.history_cmd",
     "assistant.cli.serve_cmd",
+    "assistant.cli.eval_cmd",
+    "assistant.cli.tune_cmd",
 )
 
 

@@ -1,0 +1,110 @@
+"""Turning route scores into a :class:`RouteChoice`, with follow-up awareness and a reason."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Sequence
+
+import numpy as np
+
+from assistant.router.calibration import Calibration
+from assistant.router.followup import looks_like_followup, recent_user_turns
+from assistant.router.head import Head
+from assistant.router.types import RouteChoice
+
+if TYPE_CHECKING:
+    from assistant.router.router import Router
+
+TOP_N = 5
+KNOWN_EXAMPLE_SIM = 0.95  # cosine at which a request is taken to be a known example (or a saved correction)
+
+
+def no_routes(threshold: float) -> RouteChoice:
+    """The choice when no skill contributed any example."""
+    return RouteChoice(None, 0.0, None, None, None, threshold, "no skill has routing examples; falling back")
+
+
+def choose(head: Head, vec: np.ndarray, cal: Calibration, reject: str) -> RouteChoice:
+    """Score one embedded request and accept the winner if it clears the threshold."""
+    scores = head.scores(np.asarray(vec, dtype=np.float32).reshape(1, -1))[0]
+    order = np.argsort(-scores)
+    ranked = [(head.classes[i], float(scores[i])) for i in order]
+    top = ranked[0]
+    routes = [(n, s) for n, s in ranked if n != reject]
+    best, best_score = routes[0] if routes else (None, 0.0)
+    runner = routes[1] if len(routes) > 1 else (None, None)
+    margin = best_score - runner[1] if runner[1] is not None else None
+    th = cal.threshold
+    common = dict(runner_up=runner[0], runner_up_score=runner[1], margin=margin, threshold=th,
+                  candidates=routes[:TOP_N], best=best)
+    known = _known_example(head, vec, reject)
+    if known is not None:
+        name, sim = known
+        score = dict(routes).get(name, best_score)
+        other = next(((n, s) for n, s in routes if n != name), (None, None))
+        return RouteChoice(
+            name, score, other[0], other[1], score - other[1] if other[1] is not None else None, th,
+            f"matches a known example of '{name}' (similarity {sim:.2f})", routes[:TOP_N], best=name,
+        )
+    if top[0] == reject:
+        why = f"closest to the examples a skill marked as not its own (score {top[1]:.2f}); falling back"
+        return RouteChoice(None, best_score, reason=why, **common)
+    if best_score < th:
+        why = f"best match '{best}' scored {best_score:.2f}, below the threshold {th:.2f}; falling back"
+        return RouteChoice(None, best_score, reason=why, **common)
+    gap = f"{margin:.2f} ahead of '{runner[0]}'" if margin is not None else "the only skill"
+    why = f"'{best}' scored {best_score:.2f} (threshold {th:.2f}), {gap}"
+    return RouteChoice(best, best_score, reason=why, **common)
+
+
+def _known_example(head: Head, vec: np.ndarray, reject: str) -> tuple[str, float] | None:
+    """The route whose own example (or saved correction) the request all but repeats."""
+    if head.examples.shape[0] == 0:
+        return None
+    sims = head.examples @ np.asarray(vec, dtype=np.float32).reshape(-1)
+    i = int(np.argmax(sims))
+    name = head.classes[int(head.example_class[i])]
+    if sims[i] >= KNOWN_EXAMPLE_SIM and name != reject:
+        return name, float(sims[i])
+    return None
+
+
+def _stay(alone: RouteChoice, previous: str, router: "Router", why: str) -> RouteChoice:
+    skill = None if previous == router.fallback else previous
+    return RouteChoice(
+        skill, alone.score, alone.runner_up, alone.runner_up_score, alone.margin, alone.threshold,
+        why, alone.candidates, followup=True, best=alone.best,
+    )
+
+
+def route_with_context(router: "Router", text: str, history: Sequence[object] | None,
+                       previous: str | None) -> RouteChoice:
+    """Route ``text``, keeping ``previous`` for follow-ups unless the text clearly belongs elsewhere.
+
+    * A follow-up-looking message ("and in Celsius?") stays, unless on its own it scores like
+      a typical in-scope request for another skill (``calibration.confident``).
+    * Any other message that is accepted on its own goes where it scores best.
+    * A message rejected on its own is tried again with the recent user turns prepended;
+      if that lands on the previous skill, it stays there.
+    """
+    alone = router.score_vector(router.embedder.encode([text])[0])
+    if not previous:
+        return alone
+    prev_label = "general chat" if previous == router.fallback else f"'{previous}'"
+    if looks_like_followup(text):
+        confident = max(router.calibration.confident, router.calibration.threshold)
+        if alone.skill is not None and alone.skill != previous and alone.score >= confident:
+            return RouteChoice(
+                alone.skill, alone.score, alone.runner_up, alone.runner_up_score, alone.margin,
+                alone.threshold, alone.reason + f"; clearly not a follow-up of {prev_label}",
+                alone.candidates, best=alone.best,
+            )
+        return _stay(alone, previous, router, f"short follow-up: kept with {prev_label} from the previous turn")
+    if alone.skill is not None or alone.best is None:
+        return alone
+    turns = recent_user_turns(history, text, router.followup_turns)
+    if not turns:
+        return alone
+    ctx = router.score_vector(router.embedder.encode([" ".join(turns[-2:] + [text])])[0])
+    if ctx.skill == previous or (ctx.skill is None and previous == router.fallback):
+        return _stay(alone, previous, router, f"unclear on its own; with the recent turns it continues {prev_label}")
+    return alone

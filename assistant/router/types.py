@@ -1,0 +1,70 @@
+"""The router's input (:class:`RouteSpec`) and its one result type (:class:`RouteChoice`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class RouteSpec:
+    """One routable skill, as a skill declares it.
+
+    Args:
+        name: the skill's name (what :attr:`RouteChoice.skill` will hold).
+        examples: utterances that should reach this skill.
+        negatives: utterances that look similar but must NOT reach it; they are pooled
+            into a "reject" class, so a request close to them falls back.
+    """
+
+    name: str
+    examples: list[str] = field(default_factory=list)
+    negatives: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class RouteChoice:
+    """The router's decision and why. One type, always: ``skill=None`` means fall back.
+
+    Attributes:
+        skill: the chosen route, or ``None`` for the fallback (general chat).
+        score: the winner's calibrated score in [0, 1] (what the threshold is compared with).
+        runner_up: the second-best route.
+        runner_up_score: its score.
+        margin: ``score - runner_up_score``.
+        threshold: the acceptance threshold in force.
+        reason: one sentence saying why this route won (or why we fell back).
+        candidates: the top routes with their scores, best first.
+        followup: ``True`` when the previous turn's skill was kept for a follow-up.
+        best: the best-scoring route even when it was rejected (for explanations).
+    """
+
+    skill: str | None
+    score: float
+    runner_up: str | None
+    runner_up_score: float | None
+    margin: float | None
+    threshold: float
+    reason: str
+    candidates: list[tuple[str, float]] = field(default_factory=list)
+    followup: bool = False
+    best: str | None = None
+
+    def skill_or(self, fallback: str) -> str:
+        """The chosen skill, or ``fallback`` when the router fell back."""
+        return self.skill if self.skill is not None else fallback
+
+    def as_dict(self) -> dict[str, Any]:
+        """A JSON-ready view (used by ``assistant route --json``)."""
+        return {
+            "skill": self.skill,
+            "score": round(self.score, 4),
+            "runner_up": self.runner_up,
+            "runner_up_score": None if self.runner_up_score is None else round(self.runner_up_score, 4),
+            "margin": None if self.margin is None else round(self.margin, 4),
+            "threshold": round(self.threshold, 4),
+            "reason": self.reason,
+            "followup": self.followup,
+            "best": self.best,
+            "candidates": [[name, round(s, 4)] for name, s in self.candidates],
+        }

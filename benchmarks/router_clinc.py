@@ -1,0 +1,48 @@
+"""Router quality and latency on CLINC150 (full training data and 10 examples per intent).
+
+Usage: .venv/bin/python benchmarks/router_clinc.py [--data DIR] [--threads N] [--seed S]
+Prints JSON. Thresholds are fitted on val only; test labels are used only to score.
+Embeddings are cached under the configured cache dir, so a second run skips re-embedding.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--data", type=Path, default=Path("/work/shared/data/clinc150"))
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args()
+    from assistant.cli.router_cmd import _Bar
+    from assistant.config import load_settings
+    from assistant.router.embedders import MiniLMEmbedder
+    from assistant.router.evaluate import run_eval
+
+    settings = load_settings()
+    t0 = time.perf_counter()
+    emb = MiniLMEmbedder(threads=args.threads)
+    load_s = time.perf_counter() - t0
+    d = args.data
+    out: dict[str, object] = {"embedder": emb.name, "threads": args.threads, "load_s": round(load_s, 2)}
+    for name, per_label in (("full", None), ("10_per_intent", 10)):
+        bar = _Bar()
+        res = run_eval(emb, d / "train.jsonl", d / "test.jsonl", d / "val.jsonl",
+                       cache_dir=settings.cache_dir / "router", per_label=per_label, seed=args.seed, progress=bar)
+        bar.close()
+        out[name] = res
+        print(json.dumps({name: {k: res[k] for k in ("accuracy", "oos_recall", "latency_ms_p50")}}), file=sys.stderr)
+    print(json.dumps(out, indent=2))
+
+
+if __name__ == "__main__":
+    main()
