@@ -69,9 +69,14 @@ def _known_example(head: Head, vec: np.ndarray, reject: str) -> tuple[str, float
 
 
 def _stay(alone: RouteChoice, previous: str, router: "Router", why: str) -> RouteChoice:
+    """Keep ``previous`` for a follow-up, reporting its own score and the best other route."""
     skill = None if previous == router.fallback else previous
+    scores = dict(alone.candidates)
+    score = scores.get(previous, alone.score)
+    other = next(((n, s) for n, s in alone.candidates if n != previous), (alone.runner_up, alone.runner_up_score))
+    margin = score - other[1] if other[1] is not None else None
     return RouteChoice(
-        skill, alone.score, alone.runner_up, alone.runner_up_score, alone.margin, alone.threshold,
+        skill, score, other[0], other[1], margin, alone.threshold,
         why, alone.candidates, followup=True, best=alone.best,
     )
 
