@@ -36,7 +36,7 @@ def task(tiny_config: Path, skills_root: Path):
 
 
 def run_fakes(task, scripts: dict[str, object]):
-    backends = {name: FakeBackend(name, script) for name, script in scripts.items()}
+    backends = {name: FakeBackend(name, script, delay_s=0.002) for name, script in scripts.items()}
     released = []
     run = evaluate(
         task, [dict(input=t, expected=e) for t, e in ITEMS],
