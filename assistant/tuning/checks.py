@@ -21,6 +21,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from assistant.skills.structured import schema_errors  # the validator skills use at run time
+
 CHECKS = ("exact", "contains", "label", "json", "similarity", "keywords")
 _WORD = re.compile(r"[\w'-]+", re.UNICODE)
 
@@ -86,44 +88,6 @@ def extract_json(output: str) -> Any:
         if 0 <= start < end:
             return json.loads(text[start : end + 1])
         raise
-
-
-_TYPES: dict[str, tuple[type, ...]] = {
-    "string": (str,), "integer": (int,), "number": (int, float), "boolean": (bool,),
-    "object": (dict,), "array": (list,), "null": (type(None),),
-}
-
-
-def schema_errors(value: Any, schema: dict[str, Any], path: str = "$") -> list[str]:
-    """Problems with ``value`` under the subset of JSON Schema skills use.
-
-    Supported: type (one or a list), enum, properties, required, additionalProperties=false,
-    items. Enough to say whether an extraction answer has the promised shape.
-    """
-    errors: list[str] = []
-    kinds = schema.get("type")
-    if kinds:
-        kinds = [kinds] if isinstance(kinds, str) else list(kinds)
-        allowed = tuple(t for k in kinds for t in _TYPES.get(k, ()))
-        is_bool = isinstance(value, bool)
-        if not isinstance(value, allowed) or (is_bool and "boolean" not in kinds):
-            return [f"{path}: expected {'/'.join(kinds)}, got {type(value).__name__}"]
-    if "enum" in schema and value not in schema["enum"]:
-        errors.append(f"{path}: {value!r} is not one of {schema['enum']}")
-    if isinstance(value, dict):
-        props = schema.get("properties", {})
-        for key in schema.get("required", []):
-            if key not in value:
-                errors.append(f"{path}.{key}: missing")
-        if schema.get("additionalProperties") is False:
-            errors += [f"{path}.{k}: not allowed" for k in value if k not in props]
-        for key, sub in props.items():
-            if key in value:
-                errors += schema_errors(value[key], sub, f"{path}.{key}")
-    if isinstance(value, list) and isinstance(schema.get("items"), dict):
-        for i, item in enumerate(value):
-            errors += schema_errors(item, schema["items"], f"{path}[{i}]")
-    return errors
 
 
 def _same(a: Any, b: Any) -> bool:
