@@ -164,8 +164,10 @@ async def test_new_conversation_key():
     async with app.run_test() as pilot:
         await ready(pilot)
         await chat_once(pilot, "first")
+        assert app.chat.conversation_id is not None
         await pilot.press("ctrl+n")
         await wait_until(pilot, lambda: app.chat.conversation_id is None and not replies(app))
+        assert not replies(app)
 
 
 async def test_file_attachment_goes_to_the_routed_skill(tmp_path):

@@ -79,7 +79,7 @@ class Harness(App[None]):
         yield VerticalScroll(id="log")
 
 
-async def _render_all(texts: list[str]) -> None:
+async def _render_all(texts: list[str]) -> int:
     app = Harness()
     async with app.run_test(size=(80, 40)) as pilot:
         log = app.query_one("#log")
@@ -91,12 +91,15 @@ async def _render_all(texts: list[str]) -> None:
         await streamed.finish("cancelled", {"tokens_per_s": 1.0}, error=texts[0], hint=texts[-1])
         await pilot.pause()
         assert streamed.text == "".join(texts)
+        rendered = 0
         for widget in app.query("UserMessage, NoteMessage, AssistantMessage Static"):
             widget.render()
+            rendered += 1
         app.export_screenshot()  # a full render through the compositor
+        return rendered
 
 
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(st.text(max_size=200) | st.sampled_from(HOSTILE), min_size=1, max_size=4))
 def test_generated_text_never_breaks_the_message_widgets(texts):
-    asyncio.run(_render_all(texts))
+    assert asyncio.run(_render_all(texts)) >= 3 * len(texts)
