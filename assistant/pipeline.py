@@ -103,14 +103,7 @@ class ModelAccessForTurn:
         request = GenerationRequest(messages=fitted, json_schema=json_schema, cancel=self.cancel,
                                     cache_key=self.cache_key, **params)
         generation = backend.stream(request)
-        original = generation._finish
-
-        def finish(text, reason):
-            result = original(text, reason)
-            self.results.append(result)
-            return result
-
-        generation._finish = finish
+        generation.listeners.append(self.results.append)
         return generation
 
     def stats(self) -> dict[str, Any]:

@@ -85,6 +85,8 @@ class Generation:
         self._finish = finish
         self._text: list[str] = []
         self.result: GenerationResult | None = None
+        # Called once with the result when the stream ends (e.g. to collect measurements).
+        self.listeners: list[Callable[[GenerationResult], None]] = []
 
     def __iter__(self) -> Iterator[str]:
         reason: FinishReason = "stop"
@@ -98,6 +100,8 @@ class Generation:
         finally:
             if self.result is None:
                 self.result = self._finish("".join(self._text), reason)
+                for listener in self.listeners:
+                    listener(self.result)
 
     def text(self) -> str:
         """Drain the stream and return the whole text."""

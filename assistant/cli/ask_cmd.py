@@ -24,12 +24,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_ask)
 
 
-def _emit(piece: str, as_json: bool) -> None:
-    out = sys.stderr if as_json and not sys.stdout.isatty() and False else sys.stdout
-    out.write(piece)
-    out.flush()
-
-
 def cmd_ask(args: argparse.Namespace) -> int:
     from assistant.errors import AssistantError
 

@@ -10,25 +10,18 @@ import sys
 import pytest
 
 pytestmark = pytest.mark.real_model
-REAL_MODELS_DIR = None
 
 
-@pytest.fixture(autouse=True)
-def _models_dir(real_settings):
-    global REAL_MODELS_DIR
-    REAL_MODELS_DIR = real_settings.model_dir
-
-
-def run_cli(*args: str, stdin: str | None = None, env_extra: dict | None = None) -> subprocess.CompletedProcess:
+def run_cli(settings, *args: str, stdin: str | None = None, env_extra: dict | None = None) -> subprocess.CompletedProcess:
     env = dict(os.environ)
-    env["ASSISTANT_MODELS_DIR"] = str(REAL_MODELS_DIR)
+    env["ASSISTANT_MODELS_DIR"] = str(settings.model_dir)
     env.update(env_extra or {})
     return subprocess.run([sys.executable, "-m", "assistant", *args], input=stdin, capture_output=True,
                           text=True, env=env, timeout=300)
 
 
 def test_ask_model_streams_and_reports_json(real_settings):
-    proc = run_cli("ask", "--model", real_settings.default_model, "--max-tokens", "24", "--json",
+    proc = run_cli(real_settings, "ask", "--model", real_settings.default_model, "--max-tokens", "24", "--json",
                    "Name one primary colour.")
     assert proc.returncode == 0, proc.stderr
     *text_lines, last = proc.stdout.strip().splitlines()
@@ -42,13 +35,13 @@ def test_ask_model_streams_and_reports_json(real_settings):
 
 
 def test_ask_reads_stdin(real_settings):
-    proc = run_cli("ask", "--model", real_settings.default_model, "--max-tokens", "8", "-", stdin="Say hi.")
+    proc = run_cli(real_settings, "ask", "--model", real_settings.default_model, "--max-tokens", "8", "-", stdin="Say hi.")
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip()
 
 
 def test_ask_unknown_model_is_one_line_error(real_settings):
-    proc = run_cli("ask", "--model", "nope", "hello")
+    proc = run_cli(real_settings, "ask", "--model", "nope", "hello")
     assert proc.returncode == 2
     assert proc.stderr.startswith("error: unknown model 'nope'")
     assert "Traceback" not in proc.stderr
