@@ -2,26 +2,16 @@
 
 from __future__ import annotations
 
-import pytest
-
 from assistant.tui.widgets.chat_message import AssistantMessage
 
 from .conftest import send, wait_until
 
 
 async def test_real_pipeline_with_tiny_model(tiny_settings):
-    pytest.importorskip("assistant.pipeline", reason="assistant.pipeline (the lead's) is not written yet")
-    pytest.importorskip("llama_cpp", reason="llama-cpp-python is not installed")
     from assistant.cli.tui_cmd import make_services
     from assistant.tui.app import AssistantApp
 
     tiny_settings.router.embedder = "fake"
-    from assistant.pipeline import build_pipeline
-
-    try:  # the pipeline's parts (store, router, skills) come from other issues
-        build_pipeline(tiny_settings).close()
-    except ImportError as exc:
-        pytest.skip(f"the real pipeline cannot be built yet: {exc}")
     app = AssistantApp(lambda confirm: make_services(tiny_settings, confirm), tiny_settings.tui, tiny_settings.data_dir)
     async with app.run_test(size=(110, 32)) as pilot:
         chat = app.chat
