@@ -150,6 +150,8 @@ class Pipeline:
         if not self._started:
             self._started = True
             self.router.start()
+            # Replies a crashed run left "streaming" are kept, marked as interrupted.
+            self.store.recover_interrupted()
 
     def close(self) -> None:
         self.models.close()

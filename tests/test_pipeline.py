@@ -152,3 +152,19 @@ def test_import_history(pipeline):
 
     cid = pipeline.import_history([ChatMessage("user", "a"), ChatMessage("assistant", "b")])
     assert [m.content for m in pipeline.store.messages(cid)] == ["a", "b"]
+
+
+def test_start_marks_replies_left_streaming_by_a_dead_run(tmp_path):
+    settings = load_settings()
+    first = build_pipeline(settings, fake=True)
+    cid = first.store.create_conversation()
+    first.store.add_message(cid, "user", "hi")
+    reply = first.store.start_reply(cid, skill="chat")
+    first.store._write(lambda c: c.execute("UPDATE messages SET created_at = '2000-01-01T00:00:00+00:00' WHERE id = ?",
+                                           (reply,)))
+    first.close()  # the "crash": the reply was never finished
+    second = build_pipeline(settings, fake=True)
+    second.start()
+    stored = second.store.messages(cid)[-1]
+    assert stored.status == "cancelled" and "interrupted" in stored.error
+    second.close()
