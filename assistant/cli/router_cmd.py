@@ -23,7 +23,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     r = sub.add_parser("router", help="evaluate the router, save corrections")
     rsub = r.add_subparsers(dest="router_command", metavar="COMMAND", required=True)
     e = rsub.add_parser("eval", help="evaluate on labelled JSON Lines files ({'text', 'label'}; 'oos' = out of scope)")
-    e.add_argument("--train", required=True, type=Path, metavar="TRAIN.jsonl", help="one route per label")
+    e.add_argument("--train", required=True, type=Path, metavar="TRAIN.jsonl", action="append",
+                   help="one route per label; label 'oos' lines become negatives (repeat to combine files)")
     e.add_argument("--test", required=True, type=Path, metavar="TEST.jsonl", help="routed one text at a time")
     e.add_argument("--val", type=Path, metavar="VAL.jsonl",
                    help="fit the threshold here (default: cross-validation on TRAIN)")

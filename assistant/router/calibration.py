@@ -89,7 +89,8 @@ def best_threshold(
 
 
 def leave_routes_out(
-    x: np.ndarray, y: np.ndarray, classes: list[str], folds: int = 5, seed: int = 0, reject: int | None = None
+    x: np.ndarray, y: np.ndarray, classes: list[str], texts: list[str], folds: int = 5, seed: int = 0,
+    reject: int | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Cross-validated scores: (in-scope scores, in-scope correct, pseudo out-of-scope scores).
 
@@ -112,11 +113,12 @@ def leave_routes_out(
         train = ~held_route & ~held_slice
         if len(np.unique(y[train])) < 1 or not train.any():
             continue
-        head = fit_head(x[train], y[train], classes, has_reject=reject is not None)
+        head = fit_head(x[train], y[train], classes, [texts[i] for i in np.flatnonzero(train)],
+                        has_reject=reject is not None)
         for mask, is_oos in ((held_slice, False), (held_route, True)):
             if not mask.any():
                 continue
-            scores = head.scores(x[mask])
+            scores = head.scores(x[mask], [texts[i] for i in np.flatnonzero(mask)])
             win = scores.argmax(axis=1)
             top = scores.max(axis=1)
             if reject is not None:

@@ -23,9 +23,9 @@ def no_routes(threshold: float) -> RouteChoice:
     return RouteChoice(None, 0.0, None, None, None, threshold, "no skill has routing examples; falling back")
 
 
-def choose(head: Head, vec: np.ndarray, cal: Calibration, reject: str) -> RouteChoice:
-    """Score one embedded request and accept the winner if it clears the threshold."""
-    scores = head.scores(np.asarray(vec, dtype=np.float32).reshape(1, -1))[0]
+def choose(head: Head, vec: np.ndarray, text: str, cal: Calibration, reject: str) -> RouteChoice:
+    """Score one request (``text``, embedded as ``vec``) and accept the winner if it clears the threshold."""
+    scores, nearest_class, nearest_sim = head.score_one(vec, text)
     order = np.argsort(-scores)
     ranked = [(head.classes[i], float(scores[i])) for i in order]
     top = ranked[0]
@@ -36,9 +36,10 @@ def choose(head: Head, vec: np.ndarray, cal: Calibration, reject: str) -> RouteC
     th = cal.threshold
     common = dict(runner_up=runner[0], runner_up_score=runner[1], margin=margin, threshold=th,
                   candidates=routes[:TOP_N], best=best)
-    known = _known_example(head, vec, reject)
-    if known is not None:
-        name, sim = known
+    nearest = head.classes[nearest_class] if nearest_class >= 0 else reject
+    if nearest_sim >= KNOWN_EXAMPLE_SIM and nearest != reject:
+        # The request all but repeats a known example (or a saved correction) of a route.
+        name, sim = nearest, nearest_sim
         score = dict(routes).get(name, best_score)
         other = next(((n, s) for n, s in routes if n != name), (None, None))
         return RouteChoice(
@@ -54,18 +55,6 @@ def choose(head: Head, vec: np.ndarray, cal: Calibration, reject: str) -> RouteC
     gap = f"{margin:.2f} ahead of '{runner[0]}'" if margin is not None else "the only skill"
     why = f"'{best}' scored {best_score:.2f} (threshold {th:.2f}), {gap}"
     return RouteChoice(best, best_score, reason=why, **common)
-
-
-def _known_example(head: Head, vec: np.ndarray, reject: str) -> tuple[str, float] | None:
-    """The route whose own example (or saved correction) the request all but repeats."""
-    if head.examples.shape[0] == 0:
-        return None
-    sims = head.examples @ np.asarray(vec, dtype=np.float32).reshape(-1)
-    i = int(np.argmax(sims))
-    name = head.classes[int(head.example_class[i])]
-    if sims[i] >= KNOWN_EXAMPLE_SIM and name != reject:
-        return name, float(sims[i])
-    return None
 
 
 def _stay(alone: RouteChoice, previous: str, router: "Router", why: str) -> RouteChoice:
@@ -91,7 +80,7 @@ def route_with_context(router: "Router", text: str, history: Sequence[object] | 
     * A message rejected on its own is tried again with the recent user turns prepended;
       if that lands on the previous skill, it stays there.
     """
-    alone = router.score_vector(router.embedder.encode([text])[0])
+    alone = router.score_vector(router.embedder.encode([text])[0], text)
     if not previous:
         return alone
     prev_label = "general chat" if previous == router.fallback else f"'{previous}'"
@@ -109,7 +98,8 @@ def route_with_context(router: "Router", text: str, history: Sequence[object] | 
     turns = recent_user_turns(history, text, router.followup_turns)
     if not turns:
         return alone
-    ctx = router.score_vector(router.embedder.encode([" ".join(turns[-2:] + [text])])[0])
+    joined = " ".join(turns[-2:] + [text])
+    ctx = router.score_vector(router.embedder.encode([joined])[0], joined)
     if ctx.skill == previous or (ctx.skill is None and previous == router.fallback):
         return _stay(alone, previous, router, f"unclear on its own; with the recent turns it continues {prev_label}")
     return alone

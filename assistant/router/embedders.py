@@ -123,14 +123,18 @@ class MiniLMEmbedder:
 
     Args:
         path: model folder; default: the offline package's folder.
-        threads: torch intra-op threads; default: leave torch's setting alone.
+        threads: torch intra-op threads for batches; default: leave torch's setting alone.
         max_seq_length: truncate inputs to this many tokens (routing needs little context).
+        query_threads: torch threads for a single short query. One thread: a ten-token query
+            gains little from a second thread, and on a busy 2-core machine (a model decoding
+            beside it) two threads wait on each other; measured in benchmarks/router_latency.py.
     """
 
     name = "all-MiniLM-L6-v2"
     dim = 384
 
-    def __init__(self, path: Path | None = None, threads: int | None = None, max_seq_length: int = 128) -> None:
+    def __init__(self, path: Path | None = None, threads: int | None = None, max_seq_length: int = 128,
+                 query_threads: int | None = 1) -> None:
         self.path = Path(path) if path else minilm_path()
         check_model_folder(self.path)
         # Both must be set before transformers is imported so nothing tries the network.
@@ -147,6 +151,8 @@ class MiniLMEmbedder:
 
         if threads:
             torch.set_num_threads(threads)
+        self._batch_threads = torch.get_num_threads()
+        self._query_threads = query_threads or self._batch_threads
         try:
             self._model = SentenceTransformer(
                 str(self.path),
@@ -166,8 +172,13 @@ class MiniLMEmbedder:
         self._lock = threading.Lock()  # torch modules are not safe to call from two threads at once
         self._fast = hasattr(self._first, "tokenizer") and hasattr(self._first, "auto_model")
 
+    def _threads(self, n: int) -> None:
+        if self._torch.get_num_threads() != n:
+            self._torch.set_num_threads(n)
+
     def _encode_one(self, text: str) -> np.ndarray:
         torch = self._torch
+        self._threads(self._query_threads)
         batch = self._first.tokenizer(
             [text], padding=False, truncation=True, max_length=self._model.max_seq_length, return_tensors="pt"
         )
@@ -184,6 +195,7 @@ class MiniLMEmbedder:
         with self._lock:
             if len(texts) == 1 and self._fast:
                 return self._encode_one(texts[0])
+            self._threads(self._batch_threads)
             with self._torch.inference_mode():
                 out = self._model.encode(
                     texts, batch_size=64, convert_to_numpy=True, normalize_embeddings=True, show_progress_bar=False

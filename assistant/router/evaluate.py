@@ -17,7 +17,7 @@ Progress = Callable[[str, int, int], None]
 
 def run_eval(
     embedder: Embedder,
-    train: Path,
+    train: Path | list[Path],
     test: Path,
     val: Path | None = None,
     *,
@@ -28,13 +28,14 @@ def run_eval(
 ) -> dict[str, object]:
     """Evaluate the router on labelled JSONL files and return the figures.
 
+    ``train`` may be several files (e.g. in-scope examples and out-of-scope negatives).
     Test labels are read only to score the answers, after routing; thresholds come from
     ``val`` or, without it, from cross-validation on ``train``.
 
     Raises:
         RouterError: a file is missing, empty or malformed (naming file and line).
     """
-    train_ex = read_jsonl(train)
+    train_ex = [ex for path in ([train] if isinstance(train, Path) else train) for ex in read_jsonl(path)]
     test_ex = read_jsonl(test)  # read (and validated) up front so a bad file fails fast
     val_ex = read_jsonl(val) if val else None
     if per_label:

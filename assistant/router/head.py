@@ -1,6 +1,7 @@
 """The decision head over frozen embeddings: logistic regression blended with kNN.
 
-Logistic regression is the better classifier of the two; the cosine similarity to the closest
+Logistic regression (over the embedding plus TF-IDF word features, see ``lexical``) is the
+better classifier of the two; the cosine similarity to the closest
 training examples is the better out-of-scope signal (a request far from every example of
 every route is probably not for any of them). The score of a route is a blend of both, so one
 threshold on it trades in-scope accuracy against out-of-scope recall.
@@ -11,9 +12,12 @@ are plain arrays so they can be cached with ``np.save`` (no pickle).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Sequence
 
 import numpy as np
+
+from assistant.router.lexical import Lexicon
 
 # Blend weight and kNN settings, chosen on CLINC150 *val* among a small generic grid
 # (C in 1/3/10, k in 1/3/5, weight in 0.2/0.3/0.5); the kNN part carries most of the
@@ -22,6 +26,9 @@ LR_WEIGHT = 0.3
 KNN_K = 3
 KNN_TEMPERATURE = 0.05
 LR_C = 10.0
+# Single queries against a large head score kNN only for the classifier's top classes.
+SHORTLIST = 10
+SHORTLIST_MIN_EXAMPLES = 2048
 
 
 @dataclass
@@ -34,45 +41,110 @@ class Head:
     examples: np.ndarray  # (n_examples, dim) unit vectors
     example_class: np.ndarray  # (n_examples,) int index into classes
     has_reject: bool = False
+    # Word features: vocabulary and the classifier's weights over it, (n_classes, vocab).
+    lexicon: Lexicon = field(default_factory=lambda: Lexicon([], np.zeros(0)))
+    lex_weights: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.float32))
 
     @property
     def n_classes(self) -> int:
         return len(self.classes)
 
-    def lr_proba(self, q: np.ndarray) -> np.ndarray:
+    def lr_proba(self, q: np.ndarray, texts: Sequence[str]) -> np.ndarray:
         """Softmax of the logistic-regression logits, shape ``(n_queries, n_classes)``."""
         if self.n_classes == 1:
             return np.ones((q.shape[0], 1), dtype=np.float32)
         logits = q @ self.weights.T + self.bias
+        if self.lex_weights.shape[0] == self.n_classes:
+            logits += self.lexicon.logits(self.lex_weights, texts)
         logits -= logits.max(axis=1, keepdims=True)
         e = np.exp(logits)
         return e / e.sum(axis=1, keepdims=True)
 
     def knn_sim(self, q: np.ndarray) -> np.ndarray:
-        """Per class, the mean of the top-k cosine similarities, ``(n_queries, n_classes)``."""
-        sims = q @ self.examples.T
+        """Per class, the mean of the top-k cosine similarities, ``(n_queries, n_classes)``.
+
+        Vectorised over classes (a Python loop over 150 classes cost more than the maths):
+        each class's examples are gathered into one padded row, so one partition picks
+        every class's top k at once.
+        """
+        index, valid, counts = self._layout()
         out = np.full((q.shape[0], self.n_classes), -1.0, dtype=np.float32)
+        if index.shape[1] == 0:
+            return out
+        k = min(KNN_K, index.shape[1])
+        kc = np.minimum(counts, KNN_K)
+        has = counts > 0
+        cols = np.arange(self.n_classes)[has]
+        for start in range(0, q.shape[0], 256):  # bounded memory for large batches
+            sims = q[start : start + 256] @ self.examples.T
+            grouped = np.where(valid, sims[:, index], -np.inf)
+            top = -np.sort(-np.partition(grouped, index.shape[1] - k, axis=2)[:, :, index.shape[1] - k :], axis=2)
+            csum = np.cumsum(np.where(np.isfinite(top), top, 0.0), axis=2)
+            out[start : start + 256, cols] = csum[:, cols, kc[has] - 1] / kc[has]
+        return out
+
+    def score_one(self, vec: np.ndarray, text: str) -> tuple[np.ndarray, int, float]:
+        """Scores of one request, plus the class and similarity of its nearest example.
+
+        With many examples, only the :data:`SHORTLIST` classes the classifier ranks highest
+        get the kNN part (one pass over every stored example costs more than the rest of
+        routing); the others keep their classifier part only, which cannot win against a
+        shortlisted class with any similarity.
+        """
+        q = np.asarray(vec, dtype=np.float32).reshape(1, -1)
+        p = self.lr_proba(q, [text])[0]
+        index, valid, counts = self._layout()
+        if self.examples.shape[0] > SHORTLIST_MIN_EXAMPLES and self.n_classes > SHORTLIST:
+            classes = np.argpartition(-p, SHORTLIST)[:SHORTLIST]
+        else:
+            classes = np.arange(self.n_classes)
+        classes = classes[counts[classes] > 0]
+        sim = np.full(self.n_classes, -1.0, dtype=np.float32)
+        nearest_class, nearest_sim = -1, -1.0
+        if len(classes):
+            rows = index[classes][valid[classes]]
+            sims = self.examples[rows] @ q[0]
+            i = int(np.argmax(sims))
+            nearest_class, nearest_sim = int(self.example_class[rows[i]]), float(sims[i])
+            start = 0
+            for c in classes:  # rows are grouped by class, in the order of ``classes``
+                n = int(counts[c])
+                part = sims[start : start + n]
+                k = min(KNN_K, n)
+                sim[c] = np.partition(part, n - k)[n - k :].mean()
+                start += n
+        scores = LR_WEIGHT * p + (1.0 - LR_WEIGHT) * (sim + 1.0) / 2.0
+        return scores, nearest_class, nearest_sim
+
+    def _layout(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(index, valid, counts): each class's example rows, padded to the largest class."""
+        cached = getattr(self, "_layout_cache", None)
+        if cached is not None:
+            return cached
+        counts = np.bincount(self.example_class, minlength=self.n_classes)[: self.n_classes]
+        width = int(counts.max()) if len(counts) else 0
+        index = np.zeros((self.n_classes, width), dtype=np.int64)
+        valid = np.zeros((self.n_classes, width), dtype=bool)
         # Examples are stored sorted by class (see fit_head), so each class is one slice.
         bounds = np.searchsorted(self.example_class, np.arange(self.n_classes + 1))
         for c in range(self.n_classes):
-            cs = sims[:, bounds[c] : bounds[c + 1]]
-            n = cs.shape[1]
-            if n == 0:
-                continue
-            k = min(KNN_K, n)
-            top = np.partition(cs, n - k, axis=1)[:, n - k :] if k < n else cs
-            out[:, c] = top.mean(axis=1)
-        return out
+            n = int(bounds[c + 1] - bounds[c])
+            index[c, :n] = np.arange(bounds[c], bounds[c + 1])
+            valid[c, :n] = True
+        self._layout_cache = (index, valid, counts)
+        return self._layout_cache
 
-    def scores(self, q: np.ndarray) -> np.ndarray:
-        """Route scores in [0, 1], ``(n_queries, n_classes)``.
+    def scores(self, q: np.ndarray, texts: Sequence[str]) -> np.ndarray:
+        """Route scores in [0, 1], ``(n_queries, n_classes)``, for embeddings ``q`` of ``texts``.
 
         ``LR_WEIGHT * p_lr + (1 - LR_WEIGHT) * sim`` where ``sim`` is the kNN similarity
         mapped from [-1, 1] to [0, 1]; both parts are high only for an in-scope request.
         """
         q = np.atleast_2d(np.asarray(q, dtype=np.float32))
         sim = (self.knn_sim(q) + 1.0) / 2.0
-        return LR_WEIGHT * self.lr_proba(q) + (1.0 - LR_WEIGHT) * sim
+        if len(texts) != q.shape[0]:
+            raise ValueError("one text per embedding is needed")
+        return LR_WEIGHT * self.lr_proba(q, texts) + (1.0 - LR_WEIGHT) * sim
 
     def to_arrays(self) -> dict[str, np.ndarray]:
         """Plain arrays for ``np.savez`` (loaded back with :meth:`from_arrays`)."""
@@ -83,6 +155,9 @@ class Head:
             "examples": self.examples,
             "example_class": self.example_class,
             "has_reject": np.array([self.has_reject]),
+            "lex_vocab": np.array(self.lexicon.vocab, dtype=str),
+            "lex_idf": self.lexicon.idf,
+            "lex_weights": self.lex_weights,
         }
 
     @classmethod
@@ -94,29 +169,40 @@ class Head:
             examples=arrays["examples"].astype(np.float32),
             example_class=arrays["example_class"].astype(np.int64),
             has_reject=bool(arrays["has_reject"][0]),
+            lexicon=Lexicon([str(t) for t in arrays["lex_vocab"]], arrays["lex_idf"]),
+            lex_weights=arrays["lex_weights"].astype(np.float32),
         )
 
 
-def fit_head(x: np.ndarray, y: np.ndarray, classes: list[str], has_reject: bool = False) -> Head:
-    """Fit the head on unit vectors ``x`` with integer labels ``y`` indexing ``classes``."""
+def fit_head(x: np.ndarray, y: np.ndarray, classes: list[str], texts: Sequence[str],
+             has_reject: bool = False) -> Head:
+    """Fit the head on unit vectors ``x`` of ``texts`` with integer labels ``y`` indexing ``classes``."""
     order = np.argsort(np.asarray(y, dtype=np.int64), kind="stable")
     x = np.asarray(x, dtype=np.float32)[order]
     y = np.asarray(y, dtype=np.int64)[order]
+    texts = [texts[i] for i in order]
     n, dim = x.shape[0], x.shape[1] if x.ndim == 2 else 0
     weights = np.zeros((len(classes), dim), dtype=np.float32)
     bias = np.zeros(len(classes), dtype=np.float32)
     present = np.unique(y)
+    lexicon = Lexicon([], np.zeros(0))
+    lex_weights = np.zeros((0, 0), np.float32)
     if len(present) >= 2:
+        from scipy import sparse
         from sklearn.linear_model import LogisticRegression
 
+        lexicon = Lexicon.fit(texts)
+        features = sparse.hstack([sparse.csr_matrix(x), lexicon.matrix(texts)]).tocsr()
         # Class-balanced so a route with few examples is not drowned by a large one.
-        clf = LogisticRegression(C=LR_C, max_iter=300, class_weight="balanced")
-        clf.fit(x, y)
+        clf = LogisticRegression(C=LR_C, max_iter=500, class_weight="balanced")
+        clf.fit(features, y)
         coef, icpt = clf.coef_, clf.intercept_
         if coef.shape[0] == 1:  # sklearn's binary case has one row: expand to two
             coef, icpt = np.vstack([-coef / 2, coef / 2]), np.array([-icpt[0] / 2, icpt[0] / 2])
-        weights[present] = coef
+        weights[present] = coef[:, :dim]
+        lex_weights = np.zeros((len(classes), len(lexicon)), dtype=np.float32)
+        lex_weights[present] = coef[:, dim:]
         # Classes absent from the training set can never win.
         bias[:] = -1e4
         bias[present] = icpt
-    return Head(classes, weights, bias, x, y, has_reject)
+    return Head(classes, weights, bias, x, y, has_reject, lexicon, lex_weights)

@@ -22,7 +22,7 @@ from assistant.router.types import RouteChoice, RouteSpec
 
 log = logging.getLogger(__name__)
 
-HEAD_VERSION = "head-1"
+HEAD_VERSION = "head-2"  # 2: TF-IDF word features in the classifier
 REJECT = "__reject__"
 CHUNK = 256
 Progress = Callable[[int, int], None]
@@ -123,23 +123,24 @@ class Router:
         if has_reject:
             classes.append(REJECT)
         index = {c: i for i, c in enumerate(classes)}
-        xs, ys, keys = [], [], []
+        xs, ys, keys, all_texts = [], [], [], []
         for name, texts in chunks:
+            all_texts.extend(texts)
             xs.append(embed(texts))
             ys.append(np.full(len(texts), index[name]))
             keys.append(content_hash(name, *texts))
         x = np.concatenate(xs) if xs else np.zeros((0, embedder.dim), np.float32)
         y = np.concatenate(ys).astype(np.int64) if ys else np.zeros(0, np.int64)
         if has_reject:
-            x, y = _drop_conflicting_negatives(x, y, index[REJECT])
+            x, y, all_texts = _drop_conflicting_negatives(x, y, all_texts, index[REJECT])
         val_x = embed(val_texts) if val_texts else None
         key = content_hash(HEAD_VERSION, embedder.name, *keys, *(f"{e.label}\t{e.text}" for e in (val or [])))
         stored = _load_head(cache_dir, key)
         if stored is not None:
             head, calibration = stored
         else:
-            head = fit_head(x, y, classes, has_reject=has_reject)
-            calibration = _calibrate(head, x, y, classes, val, val_x)
+            head = fit_head(x, y, classes, all_texts, has_reject=has_reject)
+            calibration = _calibrate(head, x, y, all_texts, classes, val, val_x)
             _save_head(cache_dir, key, head, calibration)
         return cls(head, calibration, embedder, fallback=fallback, followup_turns=followup_turns, key=key)
 
@@ -153,9 +154,9 @@ class Router:
     def threshold(self) -> float:
         return self.calibration.threshold
 
-    def score_vector(self, vec: np.ndarray) -> RouteChoice:
-        """Decide for an already embedded request (no follow-up logic)."""
-        return decide.choose(self.head, vec, self.calibration, REJECT)
+    def score_vector(self, vec: np.ndarray, text: str) -> RouteChoice:
+        """Decide for ``text``, already embedded as ``vec`` (no follow-up logic)."""
+        return decide.choose(self.head, vec, text, self.calibration, REJECT)
 
     def route(self, text: str, history: Sequence[object] | None = None,
               previous_skill: str | None = None) -> RouteChoice:
@@ -171,12 +172,12 @@ class Router:
         return decide.route_with_context(self, text, history, previous_skill)
 
 
-def _calibrate(head: Head, x: np.ndarray, y: np.ndarray, classes: list[str],
+def _calibrate(head: Head, x: np.ndarray, y: np.ndarray, texts: list[str], classes: list[str],
                val: Sequence[Example] | None, val_x: np.ndarray | None) -> Calibration:
     reject = classes.index(REJECT) if REJECT in classes else None
     n_routes = len(classes) - (1 if reject is not None else 0)
     if val and val_x is not None and len(val_x):
-        scores = head.scores(val_x)
+        scores = head.scores(val_x, [e.text for e in val])
         win, top = scores.argmax(axis=1), scores.max(axis=1)
         if reject is not None:
             top[win == reject] = -1.0
@@ -184,12 +185,12 @@ def _calibrate(head: Head, x: np.ndarray, y: np.ndarray, classes: list[str],
         ins = truth >= 0
         return best_threshold(top[ins], win[ins] == truth[ins], top[~ins], "validation set")
     if n_routes >= 2:
-        in_s, in_ok, oos_s = leave_routes_out(x, y, classes, reject=reject)
+        in_s, in_ok, oos_s = leave_routes_out(x, y, classes, texts, reject=reject)
         return best_threshold(in_s, in_ok, oos_s, "leave-routes-out cross-validation")
     return Calibration(PRIOR_THRESHOLD, "prior (fewer than two routes to cross-validate)")
 
 
-def _drop_conflicting_negatives(x: np.ndarray, y: np.ndarray, reject: int, limit: float = 0.9):
+def _drop_conflicting_negatives(x: np.ndarray, y: np.ndarray, texts: list[str], reject: int, limit: float = 0.9):
     """Drop negatives that are near-paraphrases of some skill's own examples.
 
     Negatives are pooled into one reject class, so a negative close to another skill's
@@ -197,11 +198,11 @@ def _drop_conflicting_negatives(x: np.ndarray, y: np.ndarray, reject: int, limit
     """
     neg, pos = y == reject, y != reject
     if not neg.any() or not pos.any():
-        return x, y
+        return x, y, texts
     closest = (x[neg] @ x[pos].T).max(axis=1)
     keep = np.ones(len(y), dtype=bool)
     keep[np.flatnonzero(neg)[closest >= limit]] = False
-    return x[keep], y[keep]
+    return x[keep], y[keep], [t for t, k in zip(texts, keep) if k]
 
 
 def _head_file(cache_dir: Path | None, key: str) -> Path | None:

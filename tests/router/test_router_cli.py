@@ -97,3 +97,13 @@ def test_correct_saves_an_example(capsys, isolated_home):
     assert code == 0
     saved = (isolated_home / "router" / "corrections.jsonl").read_text()
     assert json.loads(saved) == {"text": "wake me in ten", "label": "timer"}
+
+
+def test_eval_combines_train_files_and_uses_oos_lines_as_negatives(capsys, tmp_path):
+    negatives = tmp_path / "oos_train.jsonl"
+    negatives.write_text('{"text": "tell me a joke about cats", "label": "oos"}\n'
+                         '{"text": "who won the football match", "label": "oos"}\n')
+    code, out, _ = run(capsys, "router", "eval", "--train", str(DATA / "tiny_train.jsonl"),
+                       "--train", str(negatives), "--test", str(DATA / "tiny_test.jsonl"), "--json")
+    res = json.loads(out)
+    assert code == 0 and res["n_train"] == 17
