@@ -22,7 +22,7 @@ from assistant.router.types import RouteChoice, RouteSpec
 
 log = logging.getLogger(__name__)
 
-HEAD_VERSION = "head-2"  # 2: TF-IDF word features in the classifier
+HEAD_VERSION = "head-3"  # 2: TF-IDF word features; 3: blend weight 0.2
 REJECT = "__reject__"
 CHUNK = 256
 Progress = Callable[[int, int], None]
