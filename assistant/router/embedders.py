@@ -125,16 +125,17 @@ class MiniLMEmbedder:
         path: model folder; default: the offline package's folder.
         threads: torch intra-op threads for batches; default: leave torch's setting alone.
         max_seq_length: truncate inputs to this many tokens (routing needs little context).
-        query_threads: torch threads for a single short query. One thread: a ten-token query
-            gains little from a second thread, and on a busy 2-core machine (a model decoding
-            beside it) two threads wait on each other; measured in benchmarks/router_latency.py.
+        query_threads: torch threads for a single short query; default: the batch setting.
+            On a quiet 2-core machine two threads are faster (p50 9.7 vs 11.4 ms), but when
+            the cores are busy one thread is about 3x faster, so a host that routes while
+            models decode can lower it (benchmarks/router_latency.py compares both).
     """
 
     name = "all-MiniLM-L6-v2"
     dim = 384
 
     def __init__(self, path: Path | None = None, threads: int | None = None, max_seq_length: int = 128,
-                 query_threads: int | None = 1) -> None:
+                 query_threads: int | None = None) -> None:
         self.path = Path(path) if path else minilm_path()
         check_model_folder(self.path)
         # Both must be set before transformers is imported so nothing tries the network.
