@@ -1,0 +1,16 @@
+"""Hypothesis settings for the fuzz suite.
+
+CI runs a small, derandomised profile so a run is reproducible and quick; set
+``FUZZ_EXAMPLES=5000`` (for example) to explore further on your machine.
+"""
+
+from __future__ import annotations
+
+import os
+
+from hypothesis import HealthCheck, settings
+
+EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "60"))
+FUZZ = settings(max_examples=EXAMPLES, deadline=None, derandomize=EXAMPLES <= 200, database=None,
+                suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
+                                       HealthCheck.data_too_large])
