@@ -7,6 +7,7 @@ runs, and the reply is stored however the turn ends.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from dataclasses import dataclass, field
@@ -30,6 +31,8 @@ from assistant.pipeline_api import ComponentState, SkillInfo
 
 Confirm = Callable[[str], bool]
 ROUTER_WAIT_S = 120.0
+RECALL_EMBEDDER_WAIT_S = 30.0
+log = logging.getLogger(__name__)
 
 
 def route_info(choice: Any, fallback: str) -> RouteInfo:
@@ -52,7 +55,9 @@ class ModelAccessForTurn:
 
     It fits the messages to the chosen model's window with that model's own tokenizer
     (dropping the oldest turns, keeping the system prompt and the newest message), and keeps
-    the last result's measurements for the reply's badge.
+    the last result's measurements for the reply's badge. When the skill sends the
+    conversation's history, the rolling ``summary`` stands in for dropped turns, and
+    ``dropped`` / ``summary_target`` record how much was left out (for the summary update).
     """
 
     manager: ModelManager
@@ -63,6 +68,11 @@ class ModelAccessForTurn:
     cancel: threading.Event
     generation: dict[str, Any] = field(default_factory=dict)
     results: list[GenerationResult] = field(default_factory=list)
+    history: list[ChatMessage] | None = None
+    summary: str | None = None
+    summary_covers: int = 0
+    dropped: int = 0
+    summary_target: int = 0
 
     def _backend(self, model: str | None, adapter: Path | None):
         name = model or self.default_model or self.settings.default_model
@@ -84,7 +94,7 @@ class ModelAccessForTurn:
         json_schema: dict | None = None,
         **gen: Any,
     ) -> Generation:
-        from assistant.memory.context import fit_messages
+        from assistant.memory.context import fit_plan
 
         name, backend = self._backend(model, adapter)
         spec = self.settings.model(name)
@@ -98,13 +108,35 @@ class ModelAccessForTurn:
             raise AssistantError("nothing to send to the model", "the skill built an empty prompt")
         # Room for the reply; never more than half the window, so small windows still hold a prompt.
         reserve = min(int(params["max_tokens"]), self.settings.memory.reply_reserve_tokens, backend.n_ctx // 2)
-        fitted = fit_messages(system, body[:-1], body[-1], count=backend.count_messages,
-                              n_ctx=backend.n_ctx, reserve=reserve)
-        request = GenerationRequest(messages=fitted, json_schema=json_schema, cancel=self.cancel,
+        earlier = body[:-1]
+        # The summary stands for conversation turns; a skill's own prompt (a file, a transcript) has none.
+        ours = self.history is not None and earlier == self.history
+        plan = fit_plan(system, earlier, body[-1], count=backend.count_messages, n_ctx=backend.n_ctx,
+                        reserve=reserve, summary=self.summary if ours else None,
+                        summary_covers=self.summary_covers if ours else 0)
+        if ours and plan.start > 0:
+            self._note_dropped(plan.start, system, earlier, body[-1], backend, reserve)
+        request = GenerationRequest(messages=plan.messages, json_schema=json_schema, cancel=self.cancel,
                                     cache_key=self.cache_key, **params)
         generation = backend.stream(request)
         generation.listeners.append(self.results.append)
         return generation
+
+    def _note_dropped(self, start: int, system: ChatMessage | None, earlier: list[ChatMessage],
+                      newest: ChatMessage, backend: Any, reserve: int) -> None:
+        """Record what this fitting left out, and how far a chunked summary should reach: the
+        cut that leaves ``summary_headroom`` of the window free, so the next turns fit
+        without moving the cut (a stable prompt prefix for the KV cache)."""
+        from assistant.memory.context import fit_plan
+
+        self.dropped = max(self.dropped, start)
+        extra = int(self.settings.memory.summary_headroom * max(0, backend.n_ctx - reserve))
+        try:
+            target = fit_plan(system, earlier, newest, count=backend.count_messages, n_ctx=backend.n_ctx,
+                              reserve=reserve + extra).start
+        except ContextOverflowError:
+            target = start
+        self.summary_target = max(self.summary_target, target, start)
 
     def stats(self) -> dict[str, Any]:
         if not self.results:
@@ -144,6 +176,10 @@ class Pipeline:
         self.confirm: Confirm = confirm or (lambda _prompt: False)
         self.conversation_store = store  # what the TUI's sidebar reads
         self._started = False
+        from assistant.memory.summary import Summariser
+
+        self.summaries = Summariser(settings, models, store)
+        self._recall: Any = None
 
     # Lifecycle -----------------------------------------------------------------------------
     def start(self) -> None:
@@ -154,6 +190,8 @@ class Pipeline:
             self.store.recover_interrupted()
 
     def close(self) -> None:
+        # A summary being written is given a moment; it is only a cache of stored turns.
+        self.summaries.wait_idle(5.0)
         self.models.close()
         close = getattr(self.store, "close", None)
         if close:
@@ -177,11 +215,13 @@ class Pipeline:
 
     # Routing -------------------------------------------------------------------------------
     def _history(self, conversation_id: str) -> list[ChatMessage]:
-        out = []
-        for m in self.store.messages(conversation_id):
-            if m.role in ("user", "assistant") and m.content and m.status != "error":
-                out.append(ChatMessage(m.role, m.content))
-        return out
+        return self._history_ids(self.store.messages(conversation_id))[0]
+
+    @staticmethod
+    def _history_ids(messages: list[Any]) -> tuple[list[ChatMessage], list[str]]:
+        """The turns a model sees (user and assistant text, failed replies left out) and their ids."""
+        kept = [m for m in messages if m.role in ("user", "assistant") and m.content and m.status != "error"]
+        return [ChatMessage(m.role, m.content) for m in kept], [m.id for m in kept]
 
     def _previous_skill(self, conversation_id: str | None) -> str | None:
         if conversation_id is None:
@@ -218,12 +258,14 @@ class Pipeline:
                  cancel: threading.Event | None = None, attachments: tuple[Path, ...] = (),
                  generation: dict[str, Any] | None = None) -> Iterator[TurnEvent]:
         self.start()
+        self.summaries.interrupt()  # a summary in the background never delays the user's turn
         if conversation_id is None:
             conversation_id = self.store.create_conversation()
-        history = self._history(conversation_id)
+        history, ids = self._history_ids(self.store.messages(conversation_id))
         previous = self._previous_skill(conversation_id)
         self.store.add_message(conversation_id, "user", text)
-        yield from self._answer(conversation_id, text, history, previous, skill, cancel, attachments, generation or {})
+        yield from self._answer(conversation_id, text, history, previous, skill, cancel, attachments, generation or {},
+                                ids)
 
     def regenerate(self, conversation_id: str, *, cancel: threading.Event | None = None,
                    skill: str | None = None) -> Iterator[TurnEvent]:
@@ -231,11 +273,11 @@ class Pipeline:
         last_user = max((i for i, m in enumerate(messages) if m.role == "user"), default=None)
         if last_user is None:
             raise AssistantError("this conversation has no message to answer again", "send a message first")
+        self.summaries.interrupt()
         text = messages[last_user].content
-        history = [ChatMessage(m.role, m.content) for m in messages[:last_user]
-                   if m.role in ("user", "assistant") and m.content and m.status != "error"]
+        history, ids = self._history_ids(messages[:last_user])
         previous = next((m.skill for m in reversed(messages[:last_user]) if m.role == "assistant" and m.skill), None)
-        yield from self._answer(conversation_id, text, history, previous, skill, cancel, (), {})
+        yield from self._answer(conversation_id, text, history, previous, skill, cancel, (), {}, ids)
 
     def _pick(self, text: str, history: list[ChatMessage], previous: str | None, forced: str | None) -> tuple[Any, RouteInfo]:
         fallback = self.settings.router.fallback_skill
@@ -256,7 +298,7 @@ class Pipeline:
 
     def _answer(self, conversation_id: str, text: str, history: list[ChatMessage], previous: str | None,
                 forced: str | None, cancel: threading.Event | None, attachments: tuple[Path, ...],
-                generation: dict[str, Any]) -> Iterator[TurnEvent]:
+                generation: dict[str, Any], history_ids: list[str] | None = None) -> Iterator[TurnEvent]:
         cancel = cancel or threading.Event()
         try:
             skill, info = self._pick(text, history, previous, forced)
@@ -271,8 +313,16 @@ class Pipeline:
             route_score=info.score, runner_up=info.runner_up,
         )
         access = ModelAccessForTurn(self.models, self.settings, model, adapter, conversation_id, cancel, generation)
+        ids = history_ids or []
+        if len(ids) == len(history):
+            from assistant.memory.summary import covered
+
+            conv = self.store.conversation(conversation_id)
+            access.history = list(history)
+            if conv is not None and conv.summary:
+                access.summary, access.summary_covers = conv.summary, covered(ids, conv.summary_through)
         ctx = self.registry.context(skill, text=text, history=history, attachments=attachments, models=access,
-                                    confirm=self.confirm, cancel=cancel)
+                                    confirm=self.confirm, cancel=cancel, **self._recall_extra(skill, conversation_id))
         parts: list[str] = []
         started = time.perf_counter()
         first: float | None = None
@@ -305,6 +355,10 @@ class Pipeline:
         final = "".join(parts)
         self.store.finish_reply(reply_id, final, status, **self._meta(stats))
         self._maybe_title(conversation_id, text)
+        if status == "complete" and access.dropped and len(ids) == len(history):
+            self.summaries.after_turn(conversation_id, history, ids, summary=access.summary,
+                                      covers=access.summary_covers, dropped=access.dropped,
+                                      target=access.summary_target)
         yield ReplyFinished(conversation_id, reply_id, final, status, skill.name, stats.get("model", model), stats)
 
     @staticmethod
@@ -317,6 +371,25 @@ class Pipeline:
         partial = "".join(parts)
         self.store.finish_reply(reply_id, partial, "error", error=exc.message, **self._meta(access.stats()))
         yield ReplyFailed(conversation_id, reply_id, exc.message, exc.hint, partial, skill)
+
+    def _recall_extra(self, skill: Any, conversation_id: str) -> dict[str, Any]:
+        """The read-only recall capability, for skills that declare the ``recall`` tool."""
+        manifest = getattr(skill, "manifest", None)
+        if manifest is None or "recall" not in manifest.tools:
+            return {}
+        if self._recall is None:
+            from assistant.memory.recall import Recall
+
+            self._recall = Recall(self.store, self._embedder, self.settings,
+                                  notes_file=self.settings.data_dir / "skills" / "notes" / "notes.json")
+        return {"recall": self._recall.for_conversation(conversation_id)}
+
+    def _embedder(self) -> Any:
+        """The router's embedder (waiting a little while it loads), else None: recall then
+        uses keywords only."""
+        if getattr(self.router, "router", None) is None:
+            self.router.wait_ready(RECALL_EMBEDDER_WAIT_S)
+        return getattr(getattr(self.router, "router", None), "embedder", None)
 
     def _maybe_title(self, conversation_id: str, text: str) -> None:
         conv = self.store.conversation(conversation_id)

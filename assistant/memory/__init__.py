@@ -14,8 +14,9 @@ import importlib
 from typing import Any
 
 _EXPORTS = {
-    "fit_messages": "context", "Conversation": "records", "Message": "records", "SearchHit": "records",
-    "Store": "store", "title_from_text": "titles",
+    "fit_messages": "context", "fit_plan": "context", "FitPlan": "context", "Conversation": "records", "Message": "records", "SearchHit": "records",
+    "Store": "store", "title_from_text": "titles", "Recall": "recall", "RecallHit": "recall",
+    "Summariser": "summary",
 }
 __all__ = sorted(_EXPORTS)
 

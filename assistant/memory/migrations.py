@@ -88,6 +88,28 @@ def m004_add_conversation_summary(db: Database) -> None:
     db["conversations"].add_column("summary_through", str)
 
 
+@migrations()
+def m005_create_message_embeddings(db: Database) -> None:
+    """Sentence embeddings of messages for recall, per embedder model (a cache: computed
+    lazily, deleted with their message, never exported)."""
+    db.execute(
+        """
+        CREATE TABLE message_embeddings (
+            message_id TEXT NOT NULL REFERENCES messages(id) ON DELETE CASCADE,
+            model TEXT NOT NULL,
+            dim INTEGER NOT NULL,
+            vector BLOB NOT NULL,
+            PRIMARY KEY (message_id, model)
+        ) WITHOUT ROWID
+        """
+    )
+    # A content change (a reply finished after streaming) makes the old vector stale.
+    db.execute(
+        "CREATE TRIGGER message_embeddings_au AFTER UPDATE OF content ON messages BEGIN "
+        "DELETE FROM message_embeddings WHERE message_id = new.id; END"
+    )
+
+
 MIGRATION_NAMES: tuple[str, ...] = tuple(m.name for m in migrations._migrations)
 
 

@@ -84,6 +84,18 @@ class DirectModelAccess:
         return self._backend(model, None).n_ctx
 
 
+@runtime_checkable
+class RecallAccess(Protocol):
+    """Read-only search over the user's other conversations and notes (the ``recall`` tool).
+
+    The pipeline hands it only to skills that list ``"recall"`` in their manifest's ``tools``;
+    the current conversation is left out of the results.
+    """
+
+    def search(self, query: str, limit: int = 6) -> list[Any]:
+        """Best-matching snippets, best first (``assistant.memory.recall.RecallHit``)."""
+
+
 def _refuse(_prompt: str) -> bool:
     return False
 
@@ -114,6 +126,8 @@ class SkillContext:
         output_schema: the skill's output schema (a JSON schema or pydantic class), if any.
         clock: returns the current time (timezone-aware); tests inject a fixed one.
         folder: the skill's folder (for its own prompt and data files), if it has one.
+        recall: read-only search over past conversations and notes, for skills that
+            declare the ``recall`` tool; otherwise ``None``.
     """
 
     text: str
@@ -133,6 +147,7 @@ class SkillContext:
     output_schema: Any = None
     clock: Callable[[], datetime] = _utc_now
     folder: Path | None = None
+    recall: RecallAccess | None = None
 
     def scratch_dir(self) -> Path:
         """The scratch folder, created if needed."""

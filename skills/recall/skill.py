@@ -1,0 +1,57 @@
+"""Recall skill: what was said in other conversations and in notes, shown as cited sources.
+
+It searches through ``ctx.recall`` (keywords plus, when the embedder is loaded, embedding
+similarity; see :mod:`assistant.memory.recall`), lists the best snippets with their
+conversation title, date and id, and, with ``answer = true``, asks the skill's model to
+answer the question from those snippets only.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from typing import Iterator
+
+from assistant.backends.base import ChatMessage
+
+# Phrases that narrow the search to recent messages, and how far back they reach.
+_WINDOWS = (
+    (re.compile(r"\b(?:today|this morning)\b", re.I), timedelta(days=1)),
+    (re.compile(r"\byesterday\b", re.I), timedelta(days=2)),
+    (re.compile(r"\b(?:last|this|past) week\b", re.I), timedelta(days=14)),
+    (re.compile(r"\b(?:last|this|past) month\b", re.I), timedelta(days=45)),
+)
+
+
+def time_window(ctx, text: str) -> tuple[str, object]:
+    """(text without the time phrase, the earliest time to search from or None)."""
+    for pattern, span in _WINDOWS:
+        if pattern.search(text):
+            return pattern.sub(" ", text).strip(), ctx.clock() - span
+    return text, None
+
+
+def sources(hits) -> str:
+    return "\n".join(f"[{i}] {h.snippet}\n    — {h.role}, {h.citation()}" for i, h in enumerate(hits, 1))
+
+
+def respond(ctx) -> Iterator[str]:
+    if ctx.recall is None:
+        yield "I cannot search your past conversations here (no recall access was given to this skill)."
+        return
+    query, since = time_window(ctx, ctx.text)
+    limit = int(ctx.settings.get("limit", 5))
+    hits = ctx.recall.search(query, limit=limit, since=since)
+    if not hits:
+        when = " in that period" if since is not None else ""
+        yield f"I found nothing about that in your other conversations or notes{when}."
+        return
+    if not ctx.settings.get("answer", True) or ctx.models is None:
+        yield "Here is what I found in your other conversations and notes:\n\n" + sources(hits)
+        return
+    excerpts = "\n\n".join(f"[{i}] ({h.role}, {h.citation()}) {h.snippet}" for i, h in enumerate(hits, 1))
+    messages = [ChatMessage("system", ctx.prompt or "Answer from the excerpts only; cite them as [n]."),
+                ChatMessage("user", f"Excerpts from earlier conversations and notes:\n\n{excerpts}\n\n"
+                                    f"Question: {ctx.text}")]
+    yield from ctx.generate(messages)
+    yield "\n\nSources:\n" + sources(hits)
