@@ -103,6 +103,9 @@ class Recall:
         self._embedder = embedder or (lambda: None)
         self.batch = settings.memory.recall_embed_batch if settings else 64
         self.max_embed = settings.memory.recall_max_embed_per_query if settings else 512
+        # Without a floor the nearest messages are returned however unrelated they are, and
+        # "what did we say about X" cites junk instead of saying nothing was found.
+        self.min_sim = settings.memory.recall_min_similarity if settings else None
         self.notes_file = notes_file
         self._note_vectors: dict[tuple[str, str], np.ndarray] = {}
 
@@ -190,6 +193,12 @@ class Recall:
             "AND m.created_at >= ? ORDER BY f.rank LIMIT ?",
             (match, CANDIDATES * 4, exclude or "", since or "", CANDIDATES))
 
+    def _floor(self, embedder: "Embedder") -> float:
+        """The least cosine that counts as related: configured, else the embedder's own scale."""
+        if self.min_sim is not None:
+            return self.min_sim
+        return float(getattr(embedder, "related_similarity", 0.0))
+
     def _semantic(self, embedder: "Embedder", query_vec: np.ndarray, exclude: str | None,
                   since: str | None) -> list[dict[str, Any]]:
         rows = self.store._read(
@@ -200,7 +209,8 @@ class Recall:
             return []
         matrix = np.frombuffer(b"".join(r["vector"] for r in rows), dtype=np.float32).reshape(len(rows), -1)
         sims = matrix @ query_vec
-        top = np.argsort(-sims)[:CANDIDATES]
+        floor = self._floor(embedder)
+        top = [i for i in np.argsort(-sims)[:CANDIDATES] if sims[i] >= floor]
         ids = [rows[i]["message_id"] for i in top]
         marks = ", ".join("?" * len(ids))
         found = {r["id"]: r for r in self.store._read(
@@ -222,7 +232,8 @@ class Recall:
                 for text, vec in zip(missing, np.asarray(embedder.encode(missing), dtype=np.float32)):
                     self._note_vectors[(embedder.name, text)] = vec
             sims = [(float(self._note_vectors[(embedder.name, i["content"])] @ query_vec), i) for i in items]
-            rankings.append([i for _, i in sorted(sims, key=lambda s: -s[0])])
+            floor = self._floor(embedder)
+            rankings.append([i for s, i in sorted(sims, key=lambda s: -s[0]) if s >= floor])
         return rankings
 
     def _read_notes(self) -> list[dict[str, Any]]:

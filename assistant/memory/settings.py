@@ -22,3 +22,4 @@ class MemorySettings(Section):
     # Recall over past conversations (the recall skill).
     recall_embed_batch: int = Field(default=64, ge=1, le=1024)
     recall_max_embed_per_query: int = Field(default=512, ge=0, le=100_000)
+    recall_min_similarity: float | None = Field(default=None, ge=-1.0, le=1.0)

@@ -233,3 +233,12 @@ def test_real_embedder_recalls_by_meaning(store):
     hits = Recall(store, lambda: emb).search("which relational DB did we pick")
     assert hits[0].conversation_id == ids["Database plans"]
     assert embedded(store, emb.name) == 6
+
+
+def test_unrelated_query_finds_nothing_rather_than_the_nearest_junk(seeded):
+    store, _ids, current = seeded
+    query = "quantum chromodynamics lecture notes"
+    assert Recall(store, FakeEmbedder).search(query, exclude_conversation=current) == []
+    # Without the similarity floor the nearest (unrelated) messages would be cited.
+    anything = load_settings(overrides={"memory": {"recall_min_similarity": -1.0}})
+    assert Recall(store, FakeEmbedder, anything).search(query, exclude_conversation=current)
