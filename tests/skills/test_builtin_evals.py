@@ -15,7 +15,7 @@ from assistant.skills.evals import load_eval, passes
 from assistant.skills.loader import BUILTIN_SKILLS_DIR
 from assistant.skills.manifest import load_manifest
 
-SKILLS = ["calculator", "datetime", "notes", "chat", "code", "summarize", "extract", "classify"]
+SKILLS = ["calculator", "datetime", "notes", "chat", "code", "summarize", "extract", "classify", "recall"]
 
 
 def _cases():
