@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import io
 import json
-import tempfile
-from pathlib import Path
 
 from hypothesis import given
 from hypothesis import strategies as st
@@ -17,7 +15,7 @@ from assistant.errors import AssistantError, ConfigError, RouterError, StoreErro
 from assistant.memory.store import Store
 from assistant.memory.transfer import export_jsonl, import_jsonl
 from assistant.router.data import read_jsonl
-from tests.fuzz.conftest import FUZZ
+from tests.fuzz.conftest import FUZZ, read_as
 from tests.fuzz.test_fuzz_files import _toml_value, _values
 
 
@@ -36,20 +34,19 @@ def _key_paths() -> list[tuple[str, str]]:
 KEYS = _key_paths()
 
 
-def _load(text: str) -> None:
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "config.toml"
-        path.write_text(text, encoding="utf-8", errors="surrogatepass")
-        try:
-            load_settings(path)
-        except ConfigError as exc:
-            assert exc.message and exc.hint
+def _load(text: str) -> object:
+    """Settings, or the ConfigError raised (anything else fails the test)."""
+    return read_as("config.toml", text.encode("utf-8", errors="surrogatepass"), load_settings, ConfigError)[1]
+
+
+def _clean(outcome: object) -> bool:
+    return isinstance(outcome, Settings) or bool(isinstance(outcome, ConfigError) and outcome.message and outcome.hint)
 
 
 @FUZZ
 @given(st.text(max_size=200))
 def test_config_random_text(text):
-    _load(text)
+    assert _clean(_load(text))
 
 
 @FUZZ
@@ -61,7 +58,7 @@ def test_config_random_values_at_real_keys(pairs):
         if t:
             tables.setdefault(t, []).append(f"{k} = {_toml_value(v)}")
     text = "\n".join(top + [f"[{t}]\n" + "\n".join(lines) for t, lines in tables.items()])
-    _load(text)
+    assert _clean(_load(text))
 
 
 _line = st.one_of(
@@ -75,28 +72,19 @@ _line = st.one_of(
 @FUZZ
 @given(st.lists(_line, max_size=10), st.booleans())
 def test_router_jsonl_reader(lines, bom):
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "train.jsonl"
-        data = "\n".join(lines).encode("utf-8", errors="surrogatepass")
-        path.write_bytes((b"\xef\xbb\xbf" if bom else b"") + data)
-        try:
-            examples = read_jsonl(path)
-        except RouterError as exc:
-            assert str(path) in exc.message
-        else:
-            assert examples and all(e.text.strip() and e.label.strip() for e in examples)
+    data = (b"\xef\xbb\xbf" if bom else b"") + "\n".join(lines).encode("utf-8", errors="surrogatepass")
+    path, result = read_as("train.jsonl", data, read_jsonl, RouterError)
+    if isinstance(result, RouterError):
+        assert path in result.message
+    else:
+        assert result and all(e.text.strip() and e.label.strip() for e in result)
 
 
 @FUZZ
 @given(st.binary(max_size=300))
 def test_router_jsonl_reader_random_bytes(data):
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "train.jsonl"
-        path.write_bytes(data)
-        try:
-            read_jsonl(path)
-        except RouterError as exc:
-            assert str(path) in exc.message
+    path, result = read_as("train.jsonl", data, read_jsonl, RouterError)
+    assert not isinstance(result, RouterError) or path in result.message
 
 
 def _backup_lines() -> list[str]:

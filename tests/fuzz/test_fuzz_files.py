@@ -15,7 +15,7 @@ from assistant.models.gguf_check import check_gguf
 from assistant.models.tiny import write_tiny_llama
 from assistant.skills.files import Limits, read_table
 from assistant.skills.manifest import parse_manifest
-from tests.fuzz.conftest import FUZZ
+from tests.fuzz.conftest import FUZZ, read_as
 
 _TINY: dict[str, bytes] = {}
 
@@ -28,13 +28,8 @@ def _tiny_bytes() -> bytes:
 
 
 def _gguf_outcome(data: bytes) -> None:
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "model.gguf"
-        path.write_bytes(data)
-        try:
-            check_gguf(path)
-        except ModelFileError as exc:
-            assert str(path) in exc.message or path.name in exc.message
+    path, result = read_as("model.gguf", data, check_gguf, ModelFileError)
+    assert not isinstance(result, ModelFileError) or path in result.message
 
 
 @FUZZ
@@ -117,28 +112,22 @@ _SMALL = Limits(max_bytes=64_000, max_rows=500, max_seconds=5.0)
 @FUZZ
 @given(st.sampled_from([".csv", ".tsv", ".json", ".jsonl", ".xlsx", ".txt", ".md"]), st.binary(max_size=400))
 def test_table_reader_random_bytes(ext, data):
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / f"data{ext}"
-        path.write_bytes(data)
-        try:
-            table = read_table(path, _SMALL)
-        except SkillError as exc:
-            assert path.name in exc.message or str(path) in exc.message
-        else:
-            assert all(isinstance(r, dict) for r in table.rows)
+    _table_outcome(f"data{ext}", data)
+
+
+def _table_outcome(name: str, data: bytes) -> None:
+    path, result = read_as(name, data, lambda p: read_table(p, _SMALL), SkillError)
+    if isinstance(result, SkillError):
+        assert name in result.message or path in result.message
+    else:
+        assert all(isinstance(r, dict) for r in result.rows)
 
 
 @FUZZ
 @given(st.sampled_from([".json", ".jsonl", ".csv"]),
        st.lists(st.one_of(_values.map(lambda v: __import__("json").dumps(v)), st.text(max_size=30)), max_size=12))
 def test_table_reader_structured_junk(ext, lines):
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / f"data{ext}"
-        path.write_text("\n".join(lines), encoding="utf-8", errors="surrogatepass")
-        try:
-            read_table(path, _SMALL)
-        except SkillError as exc:
-            assert path.name in exc.message or str(path) in exc.message
+    _table_outcome(f"data{ext}", "\n".join(lines).encode("utf-8", errors="surrogatepass"))
 
 
 def _workbook_bytes() -> bytes:
@@ -165,10 +154,4 @@ def test_xlsx_reader_truncated_and_mutated_workbook(data):
     for _ in range(data.draw(st.integers(0, 4))):
         if cut:
             raw[data.draw(st.integers(0, cut - 1))] = data.draw(st.integers(0, 255))
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "bad.xlsx"
-        path.write_bytes(bytes(raw[:cut]))
-        try:
-            read_table(path, _SMALL)
-        except SkillError as exc:
-            assert path.name in exc.message or str(path) in exc.message
+    _table_outcome("bad.xlsx", bytes(raw[:cut]))
