@@ -52,7 +52,8 @@ async def test_enter_sends_and_ctrl_j_inserts_a_newline():
 
 
 async def test_reply_streams_in_several_batches():
-    app, pipe = make_app(FakePipeline(script=[LONG], delay_s=0.002))
+    # 400 tokens over about 2.4 s: long enough to be sampled several times on a busy machine.
+    app, pipe = make_app(FakePipeline(script=[LONG], delay_s=0.006))
     seen: list[int] = []
     async with app.run_test() as pilot:
         await ready(pilot)
