@@ -389,7 +389,7 @@ class Pipeline:
         uses keywords only."""
         if getattr(self.router, "router", None) is None:
             self.router.wait_ready(RECALL_EMBEDDER_WAIT_S)
-        return getattr(getattr(self.router, "router", None), "embedder", None)
+        return getattr(getattr(self.router, "router", None), "base_embedder", None)
 
     def _maybe_title(self, conversation_id: str, text: str) -> None:
         conv = self.store.conversation(conversation_id)

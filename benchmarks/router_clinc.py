@@ -24,6 +24,9 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--no-negatives", dest="negatives", action="store_false",
                     help="train on train.jsonl only, without oos_train.jsonl as negatives")
+    ap.add_argument("--no-adapt", dest="adapt", action="store_false",
+                    help="keep the embedder frozen (default: tune its top layers on the training examples)")
+    ap.add_argument("--only", choices=["full", "10_per_intent"], help="run one of the two settings")
     args = ap.parse_args()
     from assistant.cli.router_cmd import _Bar
     from assistant.config import load_settings
@@ -36,14 +39,17 @@ def main() -> None:
     load_s = time.perf_counter() - t0
     d = args.data
     out: dict[str, object] = {"embedder": emb.name, "threads": args.threads, "load_s": round(load_s, 2),
-                              "negatives": args.negatives}
+                              "negatives": args.negatives, "adapt": args.adapt}
     for name, per_label in (("full", None), ("10_per_intent", 10)):
+        if args.only and name != args.only:
+            continue
         bar = _Bar()
         # oos_train.jsonl: the data set's out-of-scope training lines, used as negatives
         # (its README allows fitting on them); thresholds still come from val only.
         train = [d / "train.jsonl"] + ([d / "oos_train.jsonl"] if args.negatives else [])
         res = run_eval(emb, train, d / "test.jsonl", d / "val.jsonl",
-                       cache_dir=settings.cache_dir / "router", per_label=per_label, seed=args.seed, progress=bar)
+                       cache_dir=settings.cache_dir / "router", per_label=per_label, seed=args.seed, progress=bar,
+                       adapt=args.adapt)
         bar.close()
         out[name] = res
         print(json.dumps({name: {k: res[k] for k in ("accuracy", "oos_recall", "latency_ms_p50")}}), file=sys.stderr)

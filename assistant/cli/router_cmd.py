@@ -32,6 +32,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     e.add_argument("--seed", type=int, default=0, help="seed for --per-label sampling (default 0)")
     e.add_argument("--json", action="store_true", help="print JSON")
     e.add_argument("--no-cache", action="store_true", help="do not read or write the embedding cache")
+    e.add_argument("--no-adapt", dest="adapt", action="store_false",
+                   help="keep the embedder frozen (default: tune its top layers on TRAIN first)")
     e.set_defaults(func=cmd_eval)
     c = rsub.add_parser("correct", help="save TEXT as a routing example for SKILL (the fallback skill: never route it)")
     c.add_argument("skill")
@@ -80,7 +82,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         result = run_eval(
             _embedder(settings), args.train, args.test, args.val,
             cache_dir=None if args.no_cache else settings.cache_dir / "router",
-            per_label=args.per_label, seed=args.seed, progress=bar,
+            per_label=args.per_label, seed=args.seed, progress=bar, adapt=args.adapt,
         )
     finally:
         bar.close()
@@ -114,7 +116,7 @@ def cmd_route(args: argparse.Namespace) -> int:
     text = read_text_arg(args.text)
     routes = _load_routes(args, settings)
     router = Router.build(routes, _embedder(settings), settings.cache_dir / "router",
-                          fallback=settings.router.fallback_skill)
+                          fallback=settings.router.fallback_skill, adapt=settings.router.adapt)
     choice = router.route(text, previous_skill=args.previous)
     fallback = settings.router.fallback_skill
     if args.json:

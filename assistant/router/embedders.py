@@ -195,6 +195,12 @@ class MiniLMEmbedder:
         vec = (hidden * mask).sum(0) / mask.sum().clamp(min=1)
         return l2_normalise(vec.numpy()[None, :])
 
+    def adapt(self, texts, labels, x, cache_dir, progress=None):
+        """A copy of this embedder tuned on labelled route examples (see ``router.adapt``)."""
+        from assistant.router.adapt import adapt
+
+        return adapt(self, texts, labels, x, cache_dir, progress)
+
     def encode(self, texts: list[str]) -> np.ndarray:
         """Embed ``texts``; returns ``(len(texts), 384)`` unit vectors."""
         if not texts:

@@ -25,6 +25,7 @@ def run_eval(
     per_label: int | None = None,
     seed: int = 0,
     progress: Progress | None = None,
+    adapt: bool = True,
 ) -> dict[str, object]:
     """Evaluate the router on labelled JSONL files and return the figures.
 
@@ -45,6 +46,7 @@ def run_eval(
     router = Router.build(
         routes, embedder, cache_dir, val=val_ex,
         progress=(lambda d, t: progress("embedding", d, t)) if progress else None,
+        adapt=adapt, tune_progress=(lambda d, t: progress("tuning", d, t)) if progress else None,
     )
     build_s = time.perf_counter() - started
     latencies = np.empty(len(test_ex))
@@ -76,7 +78,8 @@ def run_eval(
         "n_routes": len(router.routes),
         "threshold": cal.threshold,
         "calibration": cal.as_dict(),
-        "embedder": embedder.name,
+        "embedder": router.embedder.name,
+        "adapted": router.embedder is not embedder,
         "build_s": round(build_s, 2),
         "per_label": per_label,
         "seed": seed if per_label else None,

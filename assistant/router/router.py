@@ -32,6 +32,25 @@ def _norm(text: str) -> str:
     return " ".join("".join(ch for ch in text.casefold() if ch.isalnum() or ch.isspace()).split())
 
 
+_BLAS = None
+
+
+def _one_blas_thread():
+    """numpy's BLAS held to one thread while one query is scored.
+
+    The products are tiny, and OpenBLAS's idle threads keep spinning for a while after each
+    call; on 2 cores they then fight the next query's torch forward pass, which measured
+    twice as slow (route p50 47.6 vs 23.9 ms on 10-per-intent CLINC150 with a busy-waiting
+    BLAS pool). Costs about 25 microseconds.
+    """
+    global _BLAS
+    if _BLAS is None:
+        from threadpoolctl import ThreadpoolController
+
+        _BLAS = ThreadpoolController()
+    return _BLAS.limit(limits=1, user_api="blas")
+
+
 def _clean_routes(routes: Sequence[RouteSpec]) -> list[RouteSpec]:
     """Merge routes of the same name, drop blank and repeated examples, drop empty routes."""
     merged: dict[str, tuple[list[str], list[str]]] = {}
@@ -63,10 +82,14 @@ class Router:
     """
 
     def __init__(self, head: Head, calibration: Calibration, embedder: Embedder, *,
-                 fallback: str = "chat", followup_turns: int = 3, key: str = "") -> None:
+                 fallback: str = "chat", followup_turns: int = 3, key: str = "",
+                 base_embedder: Embedder | None = None) -> None:
         self.head = head
         self.calibration = calibration
         self.embedder = embedder
+        # The embedder before adaptation to these routes: vectors that must not depend on
+        # the installed skills (memory recall) come from it.
+        self.base_embedder = base_embedder or embedder
         self.fallback = fallback
         self.followup_turns = followup_turns
         self.key = key
@@ -83,6 +106,8 @@ class Router:
         fallback: str = "chat",
         followup_turns: int = 3,
         progress: Progress | None = None,
+        adapt: bool = False,
+        tune_progress: Progress | None = None,
     ) -> "Router":
         """Embed the routes' examples (from the cache when unchanged), fit head and threshold.
 
@@ -95,6 +120,9 @@ class Router:
             fallback: the skill name meaning "fall back" (for follow-ups of a fallback turn).
             followup_turns: recent user turns considered for follow-ups.
             progress: called with (texts embedded, total) while embedding.
+            adapt: tune the embedder's top layers on the routes' examples first, when the
+                embedder can be tuned (see :mod:`assistant.router.adapt`).
+            tune_progress: called with (steps done, total) while tuning.
         """
         routes = _clean_routes(routes)
         cache = EmbeddingCache(cache_dir)
@@ -104,36 +132,24 @@ class Router:
             if r.negatives:
                 chunks.append((REJECT, r.negatives))
         val_texts = [e.text for e in val] if val else []
-        total = sum(len(t) for _, t in chunks) + len(val_texts)
-        done = 0
-
-        def embed(texts: list[str]) -> np.ndarray:
-            nonlocal done
-            parts = []
-            for i in range(0, len(texts), CHUNK):
-                batch = texts[i : i + CHUNK]
-                parts.append(cache.get_or_compute(embedder.name, embedder.dim, batch, embedder.encode))
-                done += len(batch)
-                if progress:
-                    progress(done, total)
-            return np.concatenate(parts) if parts else np.zeros((0, embedder.dim), np.float32)
-
         classes = [r.name for r in routes]
         has_reject = any(name == REJECT for name, _ in chunks)
         if has_reject:
             classes.append(REJECT)
         index = {c: i for i, c in enumerate(classes)}
-        xs, ys, keys, all_texts = [], [], [], []
-        for name, texts in chunks:
-            all_texts.extend(texts)
-            xs.append(embed(texts))
-            ys.append(np.full(len(texts), index[name]))
-            keys.append(content_hash(name, *texts))
-        x = np.concatenate(xs) if xs else np.zeros((0, embedder.dim), np.float32)
-        y = np.concatenate(ys).astype(np.int64) if ys else np.zeros(0, np.int64)
+        base = embedder
+        x, y, all_texts, keys = _embed_chunks(chunks, index, embedder, cache, len(val_texts), progress)
         if has_reject:
             x, y, all_texts = _drop_conflicting_negatives(x, y, all_texts, index[REJECT])
-        val_x = embed(val_texts) if val_texts else None
+        if adapt and hasattr(embedder, "adapt") and len(set(y.tolist())) >= 2:
+            embedder = embedder.adapt(all_texts, y, x, cache_dir, tune_progress)
+            if embedder is not base:
+                kept = set(all_texts)
+                x, y, all_texts, keys = _embed_chunks(
+                    [(n, [t for t in ts if t in kept] if n == REJECT else ts) for n, ts in chunks],
+                    index, embedder, cache, len(val_texts), progress)
+        n = len(all_texts)
+        val_x = _embed_texts(val_texts, embedder, cache, progress, n, n + len(val_texts)) if val_texts else None
         key = content_hash(HEAD_VERSION, embedder.name, *keys, *(f"{e.label}\t{e.text}" for e in (val or [])))
         stored = _load_head(cache_dir, key)
         if stored is not None:
@@ -142,7 +158,8 @@ class Router:
             head = fit_head(x, y, classes, all_texts, has_reject=has_reject)
             calibration = _calibrate(head, x, y, all_texts, classes, val, val_x)
             _save_head(cache_dir, key, head, calibration)
-        return cls(head, calibration, embedder, fallback=fallback, followup_turns=followup_turns, key=key)
+        return cls(head, calibration, embedder, fallback=fallback, followup_turns=followup_turns, key=key,
+                   base_embedder=base)
 
     # Querying ------------------------------------------------------------------------
     @property
@@ -156,7 +173,8 @@ class Router:
 
     def score_vector(self, vec: np.ndarray, text: str) -> RouteChoice:
         """Decide for ``text``, already embedded as ``vec`` (no follow-up logic)."""
-        return decide.choose(self.head, vec, text, self.calibration, REJECT)
+        with _one_blas_thread():
+            return decide.choose(self.head, vec, text, self.calibration, REJECT)
 
     def route(self, text: str, history: Sequence[object] | None = None,
               previous_skill: str | None = None) -> RouteChoice:
@@ -170,6 +188,33 @@ class Router:
         if not self.head.classes or not self.routes:
             return decide.no_routes(self.calibration.threshold)
         return decide.route_with_context(self, text, history, previous_skill)
+
+
+def _embed_texts(texts: list[str], embedder: Embedder, cache: EmbeddingCache, progress: Progress | None,
+                 done: int, total: int) -> np.ndarray:
+    """Embed ``texts`` through the cache in chunks, reporting ``done + i`` of ``total``."""
+    parts = []
+    for i in range(0, len(texts), CHUNK):
+        batch = texts[i : i + CHUNK]
+        parts.append(cache.get_or_compute(embedder.name, embedder.dim, batch, embedder.encode))
+        if progress:
+            progress(done + i + len(batch), total)
+    return np.concatenate(parts) if parts else np.zeros((0, embedder.dim), np.float32)
+
+
+def _embed_chunks(chunks: list[tuple[str, list[str]]], index: dict[str, int], embedder: Embedder,
+                  cache: EmbeddingCache, extra: int, progress: Progress | None):
+    """Embed every chunk's texts (cached); returns (x, y, texts, content keys)."""
+    total = sum(len(t) for _, t in chunks) + extra
+    xs, ys, keys, all_texts = [], [], [], []
+    for name, texts in chunks:
+        xs.append(_embed_texts(texts, embedder, cache, progress, len(all_texts), total))
+        all_texts.extend(texts)
+        ys.append(np.full(len(texts), index[name]))
+        keys.append(content_hash(name, *texts))
+    x = np.concatenate(xs) if xs else np.zeros((0, embedder.dim), np.float32)
+    y = np.concatenate(ys).astype(np.int64) if ys else np.zeros(0, np.int64)
+    return x, y, all_texts, keys
 
 
 def _calibrate(head: Head, x: np.ndarray, y: np.ndarray, texts: list[str], classes: list[str],

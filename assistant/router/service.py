@@ -104,6 +104,7 @@ class RouterService:
             router = Router.build(
                 routes, self._embedder, self.settings.cache_dir / "router",
                 fallback=self.fallback_skill, followup_turns=self.settings.router.followup_turns,
+                adapt=self.settings.router.adapt, tune_progress=lambda d, t: self._note(gen, f"tuning the router {d}/{t}"),
             )
         except AssistantError as exc:
             self._finish(gen, None, "failed", f"{exc.message} ({exc.hint})" if exc.hint else exc.message)
@@ -115,6 +116,12 @@ class RouterService:
         took = time.monotonic() - started
         detail = f"{len(router.routes)} skills, threshold {router.threshold:.2f}, built in {took:.1f} s"
         self._finish(gen, router, "ready", detail)
+
+    def _note(self, gen: int, detail: str) -> None:
+        """Progress of a build in the status detail (only before the first router is ready)."""
+        with self._cond:
+            if gen == self._generation and self._router is None:
+                self._detail = detail
 
     def _finish(self, gen: int, router: "Router | None", state: State, detail: str) -> None:
         with self._cond:

@@ -15,3 +15,5 @@ class RouterSettings(Section):
     embedder: Literal["minilm", "fake"] = "minilm"
     fallback_skill: str = "chat"
     followup_turns: int = Field(default=3, ge=0, le=20)
+    # Tune the embedder's top layers on the skills' examples (once per change, cached).
+    adapt: bool = True

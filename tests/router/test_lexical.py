@@ -101,3 +101,15 @@ def test_shortlist_keeps_the_winner_and_its_score(monkeypatch):
         assert int(np.argmax(short)) == int(np.argmax(full))
         assert abs(short.max() - full.max()) < 1e-5
         assert (short < full - 1e-6).sum() >= 1  # classes outside the shortlist lost their kNN part
+
+
+def test_single_query_scores_match_the_batch_scores_with_uneven_routes():
+    # Routes with fewer examples than k: the padded top-k must average only real examples.
+    emb = FakeEmbedder()
+    texts = ["weather rain"] + ["timer minutes", "timer seconds"] + [f"bank balance {i}" for i in range(5)]
+    y = np.array([0, 1, 1, 2, 2, 2, 2, 2])
+    head = fit_head(emb.encode(texts), y, ["weather", "timer", "bank"], texts)
+    for query in ["will it rain", "a timer please", "my bank balance"]:
+        one = head.score_one(emb.encode([query])[0], query)[0]
+        batch = head.scores(emb.encode([query]), [query])[0]
+        assert np.allclose(one, batch, atol=1e-5)

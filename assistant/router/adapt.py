@@ -1,0 +1,198 @@
+"""Few-shot adaptation: fine-tune the embedder's top layers on the routes' own examples.
+
+A frozen sentence embedder blurs intents that only a few words tell apart, and with ten or
+twenty examples per skill a classifier over frozen vectors cannot learn those words well.
+Here a copy of MiniLM's top :data:`TUNED_LAYERS` transformer layers is trained to pull each
+route's examples towards a learned prototype of that route (cosine softmax, cross-entropy),
+then every example, validation request and query is embedded with it. The lower layers, the
+tokenizer and the weights on disk are shared with the base model and never change, so the
+base embedder (used by memory recall) keeps giving the same vectors.
+
+Training is bounded (:data:`EPOCHS` passes, at most :data:`MAX_STEPS` batches), seeded, and
+runs once per set of examples: the tuned layers are saved as safetensors in the cache,
+keyed by the examples, and loaded on the next start.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+from collections import OrderedDict
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable, Sequence
+
+import numpy as np
+
+from assistant.router.cache import content_hash
+from assistant.router.embedders import l2_normalise
+
+if TYPE_CHECKING:
+    from assistant.router.embedders import MiniLMEmbedder
+
+log = logging.getLogger(__name__)
+
+ADAPT_VERSION = "adapt-1"
+TUNED_LAYERS = 2
+EPOCHS = 3
+MAX_STEPS = 150  # about 80 s on 2 cores; a large training set gets part of an epoch
+BATCH = 32
+LEARNING_RATE = 1e-4
+SCALE = 20.0  # cosine-softmax temperature
+MAX_TOKENS = 64
+MIN_CLASSES = 2
+Progress = Callable[[int, int], None]
+
+
+def _share_lower_layers(model, n: int):
+    """A view of ``model`` whose top ``n`` encoder layers are private copies.
+
+    Everything else (embeddings, lower layers, pooler, config) is the same module objects,
+    so no weights are duplicated except the copied layers.
+    """
+    import torch
+
+    view = copy.copy(model)
+    view._modules = OrderedDict(model._modules)
+    encoder = copy.copy(model.encoder)
+    encoder._modules = OrderedDict(model.encoder._modules)
+    layers = list(model.encoder.layer)
+    tuned = torch.nn.ModuleList(copy.deepcopy(layer) for layer in layers[-n:])
+    encoder._modules["layer"] = torch.nn.ModuleList(layers[:-n] + list(tuned))
+    view._modules["encoder"] = encoder
+    return view, tuned
+
+
+class AdaptedEmbedder:
+    """The base MiniLM with its top layers tuned for one set of routes.
+
+    Built by :func:`adapt`; ``encode`` gives L2-normalised mean-pooled vectors like the base.
+    """
+
+    def __init__(self, base: "MiniLMEmbedder", model, tuned, key: str) -> None:
+        self.base = base
+        self.name = f"{base.name}+tuned-{key[:16]}"
+        self.dim = base.dim
+        self.related_similarity = base.related_similarity
+        self._model = model
+        self._tuned = tuned
+
+    def _forward(self, texts: list[str], grad: bool = False):
+        torch = self.base._torch
+        tok = self.base._first.tokenizer
+        batch = tok(texts, padding=True, truncation=True, max_length=MAX_TOKENS, return_tensors="pt")
+        ctx = torch.enable_grad() if grad else torch.inference_mode()
+        with ctx:
+            hidden = self._model(**batch).last_hidden_state
+            mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+            return (hidden * mask).sum(1) / mask.sum(1).clamp(min=1)
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        """Embed ``texts`` with the tuned layers; ``(len(texts), dim)`` unit vectors."""
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        out = []
+        with self.base._lock:
+            single = len(texts) == 1
+            self.base._threads(self.base._query_threads if single else self.base._batch_threads)
+            # Sorted by length so padding stays small; the order is restored below.
+            order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+            for start in range(0, len(order), 64):
+                part = [texts[i] for i in order[start : start + 64]]
+                out.append(self._forward(part).numpy())
+        vecs = np.empty((len(texts), self.dim), dtype=np.float32)
+        vecs[order] = np.concatenate(out)
+        return l2_normalise(vecs)
+
+
+def adapt(base: "MiniLMEmbedder", texts: Sequence[str], labels: Sequence[int], x: np.ndarray,
+          cache_dir: Path | None, progress: Progress | None = None) -> "AdaptedEmbedder | MiniLMEmbedder":
+    """Tune ``base``'s top layers on ``texts`` labelled ``labels`` (``x``: their base vectors).
+
+    Returns the base embedder unchanged when there is nothing to learn (fewer than two
+    labels). Saved tuned layers in ``cache_dir`` are reused when the examples are the same.
+    """
+    import torch
+
+    labels = np.asarray(labels, dtype=np.int64)
+    classes = np.unique(labels)
+    if len(classes) < MIN_CLASSES or len(texts) < MIN_CLASSES:
+        return base
+    key = content_hash(ADAPT_VERSION, base.name, str(TUNED_LAYERS), *(f"{y}\t{t}" for t, y in zip(texts, labels)))
+    path = None if cache_dir is None else Path(cache_dir) / "tuned" / f"{key}.safetensors"
+    model, tuned = _share_lower_layers(base._first.auto_model, TUNED_LAYERS)
+    for p in base._first.auto_model.parameters():
+        p.requires_grad_(False)
+    model.eval()
+    if path is not None and path.is_file():
+        try:
+            from safetensors.torch import load_file
+
+            tuned.load_state_dict(load_file(str(path)))
+            return AdaptedEmbedder(base, model, tuned, key)
+        except (OSError, RuntimeError, ValueError) as exc:
+            log.info("tuned router layers at %s unreadable (%s); training again", path, exc)
+    embedder = AdaptedEmbedder(base, model, tuned, key)
+    _train(embedder, list(texts), labels, x, progress)
+    tuned.eval()
+    if path is not None:
+        _save(tuned, path)
+    return embedder
+
+
+def _train(emb: AdaptedEmbedder, texts: list[str], labels: np.ndarray, x: np.ndarray,
+           progress: Progress | None) -> None:
+    import torch
+    import torch.nn.functional as F
+
+    index = {c: i for i, c in enumerate(np.unique(labels))}
+    y = torch.tensor([index[c] for c in labels])
+    # Prototypes start at each class's mean base vector, so training starts from a sensible head.
+    proto = np.stack([x[labels == c].mean(0) for c in index])
+    weights = torch.nn.Parameter(F.normalize(torch.tensor(proto, dtype=torch.float32), dim=-1))
+    for p in emb._tuned.parameters():
+        p.requires_grad_(True)
+    params = list(emb._tuned.parameters()) + [weights]
+    opt = torch.optim.AdamW(params, lr=LEARNING_RATE, weight_decay=0.01)
+    steps_per_epoch = (len(texts) + BATCH - 1) // BATCH
+    total = min(MAX_STEPS, EPOCHS * steps_per_epoch)
+    step = 0
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        gen = torch.Generator().manual_seed(0)
+        emb._tuned.train()
+        while step < total:
+            perm = torch.randperm(len(texts), generator=gen)
+            for start in range(0, len(texts), BATCH):
+                if step >= total:
+                    break
+                idx = perm[start : start + BATCH]
+                with emb.base._lock:
+                    emb.base._threads(emb.base._batch_threads)
+                    v = F.normalize(emb._forward([texts[i] for i in idx], grad=True), dim=-1)
+                    logits = SCALE * v @ F.normalize(weights, dim=-1).T
+                    loss = F.cross_entropy(logits, y[idx])
+                    opt.zero_grad()
+                    loss.backward()
+                    opt.step()
+                step += 1
+                if progress:
+                    progress(step, total)
+    for p in emb._tuned.parameters():
+        p.requires_grad_(False)
+    log.info("router layers tuned: %d steps, last loss %.3f", step, float(loss))
+
+
+def _save(tuned, path: Path) -> None:
+    import os
+    import tempfile
+
+    from safetensors.torch import save_file
+
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+        os.close(fd)
+        save_file({k: v.contiguous() for k, v in tuned.state_dict().items()}, tmp)
+        os.replace(tmp, path)
+    except OSError as exc:
+        log.info("could not save tuned router layers to %s: %s", path, exc)
