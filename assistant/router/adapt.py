@@ -129,7 +129,7 @@ def adapt(base: "MiniLMEmbedder", texts: Sequence[str], labels: Sequence[int], x
 
             tuned.load_state_dict(load_file(str(path)))
             return AdaptedEmbedder(base, model, tuned, key)
-        except (OSError, RuntimeError, ValueError) as exc:
+        except Exception as exc:  # noqa: BLE001 - a damaged or foreign file: train again
             log.info("tuned router layers at %s unreadable (%s); training again", path, exc)
     embedder = AdaptedEmbedder(base, model, tuned, key)
     _train(embedder, list(texts), labels, x, progress)
@@ -179,7 +179,7 @@ def _train(emb: AdaptedEmbedder, texts: list[str], labels: np.ndarray, x: np.nda
                     progress(step, total)
     for p in emb._tuned.parameters():
         p.requires_grad_(False)
-    log.info("router layers tuned: %d steps, last loss %.3f", step, float(loss))
+    log.info("router layers tuned: %d steps, last loss %.3f", step, float(loss.detach()))
 
 
 def _save(tuned, path: Path) -> None:
