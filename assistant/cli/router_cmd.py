@@ -53,7 +53,7 @@ class _Bar:
 
         if phase != self.phase:
             self.close()
-            self.bar = tqdm(total=total, desc=phase, file=sys.stderr, unit="text", mininterval=0.5, leave=False)
+            self.bar = tqdm(total=total, desc=phase, file=sys.stderr, unit="step" if phase == "tuning" else "text", mininterval=0.5, leave=False)
             self.phase = phase
         self.bar.update(done - self.bar.n)
 
