@@ -42,7 +42,8 @@ def main() -> None:
     settings = load_settings()
     cache = settings.cache_dir / "router"
     emb = MiniLMEmbedder(threads=2)
-    routers = {"skills": Router.build(load_skills(settings).routes(), emb, cache)}
+    # As the app builds it: tuned on the skills' examples unless [router] adapt = false.
+    routers = {"skills": Router.build(load_skills(settings).routes(), emb, cache, adapt=settings.router.adapt)}
     queries = [e.text for e in read_jsonl(args.data / "test.jsonl")][: args.queries]
     if not args.skills_only and (args.data / "train.jsonl").is_file():
         train = read_jsonl(args.data / "train.jsonl")
@@ -53,7 +54,17 @@ def main() -> None:
         for q in queries[:20]:  # warm up
             router.route(q)
         rounds: dict[int, list[dict[str, float]]] = {1: [], 2: []}
+        baseline: list[dict[str, float]] = []
         for _ in range(args.rounds):
+            # The baseline of ../shared/BENCHMARKS.md, side by side: SentenceTransformer.encode
+            # of one query on 2 threads (embedding only, no scoring).
+            emb._threads(2)
+            times = []
+            for q in queries:
+                t0 = time.perf_counter()
+                emb._model.encode([q], convert_to_numpy=True, normalize_embeddings=True, show_progress_bar=False)
+                times.append((time.perf_counter() - t0) * 1000)
+            baseline.append(_percentiles(times))
             for threads in (1, 2):
                 emb._query_threads = threads
                 times = []
@@ -68,6 +79,10 @@ def main() -> None:
             "one_thread": med[1],
             "two_threads": med[2],
             "p50_ratio_one_over_two": round(med[1]["p50"] / med[2]["p50"], 3),
+            "embedder": router.embedder.name,
+            "st_encode_baseline": {k: statistics.median(r[k] for r in baseline) for k in ("p50", "p95")},
+            "p50_ratio_two_threads_over_st_encode": round(
+                med[2]["p50"] / statistics.median(r["p50"] for r in baseline), 3),
             "rounds": {f"{t}_thread": rs for t, rs in rounds.items()},
         }
     print(json.dumps(out, indent=2))
