@@ -23,8 +23,8 @@ from typing import TYPE_CHECKING, Callable, Sequence
 
 import numpy as np
 
-from assistant.router.cache import content_hash
-from assistant.router.embedders import l2_normalise
+from assistant.router.cache import content_hash, write_cache_file
+from assistant.router.embedders import l2_normalise, mean_pool
 
 if TYPE_CHECKING:
     from assistant.router.embedders import MiniLMEmbedder
@@ -82,9 +82,7 @@ class AdaptedEmbedder:
         batch = tok(texts, padding=True, truncation=True, max_length=MAX_TOKENS, return_tensors="pt")
         ctx = torch.enable_grad() if grad else torch.inference_mode()
         with ctx:
-            hidden = self._model(**batch).last_hidden_state
-            mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
-            return (hidden * mask).sum(1) / mask.sum(1).clamp(min=1)
+            return mean_pool(self._model(**batch).last_hidden_state, batch["attention_mask"])
 
     def encode(self, texts: list[str]) -> np.ndarray:
         """Embed ``texts`` with the tuned layers; ``(len(texts), dim)`` unit vectors."""
@@ -135,7 +133,11 @@ def adapt(base: "MiniLMEmbedder", texts: Sequence[str], labels: Sequence[int], x
     _train(embedder, list(texts), labels, x, progress)
     tuned.eval()
     if path is not None:
-        _save(tuned, path)
+        from safetensors.torch import save
+
+        data = save({k: v.contiguous() for k, v in tuned.state_dict().items()})
+        if not write_cache_file(path, lambda fh: fh.write(data)):
+            log.info("could not save tuned router layers to %s", path)
     return embedder
 
 
@@ -181,18 +183,3 @@ def _train(emb: AdaptedEmbedder, texts: list[str], labels: np.ndarray, x: np.nda
         p.requires_grad_(False)
     log.info("router layers tuned: %d steps, last loss %.3f", step, float(loss.detach()))
 
-
-def _save(tuned, path: Path) -> None:
-    import os
-    import tempfile
-
-    from safetensors.torch import save_file
-
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-        os.close(fd)
-        save_file({k: v.contiguous() for k, v in tuned.state_dict().items()}, tmp)
-        os.replace(tmp, path)
-    except OSError as exc:
-        log.info("could not save tuned router layers to %s: %s", path, exc)

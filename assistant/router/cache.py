@@ -12,12 +12,31 @@ import os
 import re
 import tempfile
 from pathlib import Path
-from typing import Callable
+from typing import BinaryIO, Callable
 
 import numpy as np
 
 # Bump when the way vectors are produced changes, so old caches are ignored.
 CACHE_VERSION = "1"
+
+
+def write_cache_file(path: Path, write: Callable[[BinaryIO], None]) -> bool:
+    """Write a cache file atomically (temp file + rename); False when the disk refused.
+
+    A cache write is best effort: a read-only or full disk only costs a recompute later.
+    """
+    tmp = None
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+        with os.fdopen(fd, "wb") as fh:
+            write(fh)
+        os.replace(tmp, path)
+        return True
+    except OSError:
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
+        return False
 
 
 def content_hash(*parts: str) -> str:
@@ -72,12 +91,4 @@ class EmbeddingCache:
         return arr
 
     def _write(self, path: Path, arr: np.ndarray) -> None:
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-            with os.fdopen(fd, "wb") as fh:
-                np.save(fh, arr, allow_pickle=False)
-            os.replace(tmp, path)
-        except OSError:
-            # A read-only or full disk only costs us a re-embed next time.
-            pass
+        write_cache_file(path, lambda fh: np.save(fh, arr, allow_pickle=False))

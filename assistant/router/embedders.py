@@ -43,6 +43,12 @@ def l2_normalise(x: np.ndarray) -> np.ndarray:
     return x / np.maximum(norms, 1e-12)
 
 
+def mean_pool(hidden, mask):
+    """Mean of token states over the attention mask (torch tensors; last two dims tokens x width)."""
+    mask = mask.unsqueeze(-1).to(hidden.dtype)
+    return (hidden * mask).sum(-2) / mask.sum(-2).clamp(min=1)
+
+
 class FakeEmbedder:
     """Deterministic hashed bag of words + character trigrams.
 
@@ -191,8 +197,7 @@ class MiniLMEmbedder:
         )
         with torch.inference_mode():
             hidden = self._first.auto_model(**batch).last_hidden_state[0]
-        mask = batch["attention_mask"][0].unsqueeze(-1).to(hidden.dtype)
-        vec = (hidden * mask).sum(0) / mask.sum().clamp(min=1)
+        vec = mean_pool(hidden, batch["attention_mask"][0])
         return l2_normalise(vec.numpy()[None, :])
 
     def adapt(self, texts, labels, x, cache_dir, progress=None):

@@ -31,6 +31,21 @@ SHORTLIST = 10
 SHORTLIST_MIN_EXAMPLES = 2048
 
 
+def _top_k_mean(grid: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Mean of the ``min(KNN_K, count)`` largest values along the last axis of ``grid``.
+
+    ``grid`` holds each class's similarities in one row padded with -inf; ``counts`` (one per
+    row, all >= 1) says how many are real, so a class with fewer than k examples averages
+    only its own.
+    """
+    width = grid.shape[-1]
+    k = min(KNN_K, width)
+    top = -np.sort(-np.partition(grid, width - k, axis=-1)[..., width - k :], axis=-1)
+    csum = np.cumsum(np.where(np.isfinite(top), top, 0.0), axis=-1)
+    kc = np.minimum(counts, KNN_K)
+    return np.take_along_axis(csum, np.broadcast_to(kc - 1, csum.shape[:-1])[..., None], axis=-1)[..., 0] / kc
+
+
 @dataclass
 class Head:
     """Fitted parameters. ``classes`` includes a reject class when ``has_reject``."""
@@ -71,16 +86,11 @@ class Head:
         out = np.full((q.shape[0], self.n_classes), -1.0, dtype=np.float32)
         if index.shape[1] == 0:
             return out
-        k = min(KNN_K, index.shape[1])
-        kc = np.minimum(counts, KNN_K)
         has = counts > 0
-        cols = np.arange(self.n_classes)[has]
         for start in range(0, q.shape[0], 256):  # bounded memory for large batches
             sims = q[start : start + 256] @ self.examples.T
-            grouped = np.where(valid, sims[:, index], -np.inf)
-            top = -np.sort(-np.partition(grouped, index.shape[1] - k, axis=2)[:, :, index.shape[1] - k :], axis=2)
-            csum = np.cumsum(np.where(np.isfinite(top), top, 0.0), axis=2)
-            out[start : start + 256, cols] = csum[:, cols, kc[has] - 1] / kc[has]
+            grouped = np.where(valid[has], sims[:, index[has]], -np.inf)
+            out[start : start + 256, has] = _top_k_mean(grouped, counts[has])
         return out
 
     def score_one(self, vec: np.ndarray, text: str) -> tuple[np.ndarray, int, float]:
@@ -111,12 +121,7 @@ class Head:
             nearest_class, nearest_sim = int(self.example_class[rows[i]]), float(sims[i])
             grid = np.full(mask.shape, -np.inf, dtype=np.float32)
             grid[mask] = sims
-            width = grid.shape[1]
-            k = min(KNN_K, width)
-            top = -np.sort(-np.partition(grid, width - k, axis=1)[:, width - k :], axis=1)
-            kc = np.minimum(counts[classes], KNN_K)
-            csum = np.cumsum(np.where(np.isfinite(top), top, 0.0), axis=1)
-            sim[classes] = csum[np.arange(len(classes)), kc - 1] / kc
+            sim[classes] = _top_k_mean(grid, counts[classes])
         scores = LR_WEIGHT * p + (1.0 - LR_WEIGHT) * (sim + 1.0) / 2.0
         return scores, nearest_class, nearest_sim
 

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import tempfile
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -13,7 +11,7 @@ import numpy as np
 
 from assistant.errors import RouterError
 from assistant.router import decide
-from assistant.router.cache import EmbeddingCache, content_hash
+from assistant.router.cache import EmbeddingCache, content_hash, write_cache_file
 from assistant.router.calibration import PRIOR_THRESHOLD, Calibration, best_threshold, leave_routes_out
 from assistant.router.data import OOS_LABEL, Example
 from assistant.router.embedders import Embedder
@@ -269,13 +267,6 @@ def _load_head(cache_dir: Path | None, key: str) -> tuple[Head, Calibration] | N
 
 def _save_head(cache_dir: Path | None, key: str, head: Head, cal: Calibration) -> None:
     path = _head_file(cache_dir, key)
-    if path is None:
-        return
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-        with os.fdopen(fd, "wb") as fh:
-            np.savez(fh, calibration=np.array([json.dumps(cal.as_dict())]), **head.to_arrays())
-        os.replace(tmp, path)
-    except OSError:
-        pass
+    if path is not None:
+        write_cache_file(path, lambda fh: np.savez(
+            fh, calibration=np.array([json.dumps(cal.as_dict())]), **head.to_arrays()))
