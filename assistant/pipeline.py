@@ -192,6 +192,9 @@ class Pipeline:
     def close(self) -> None:
         # A summary being written is given a moment; it is only a cache of stored turns.
         self.summaries.wait_idle(5.0)
+        close_router = getattr(self.router, "close", None)
+        if close_router:
+            close_router()
         self.models.close()
         close = getattr(self.store, "close", None)
         if close:

@@ -2,10 +2,13 @@
 
 Usage: .venv/bin/python benchmarks/router_latency.py [--rounds 5] [--queries 200]
 
-Two routers on the real MiniLM: the built-in skills (from the repo's skill examples) and a
-150-route head built from CLINC150's training data. Each round routes the same queries
-with one torch thread per query and with two, interleaved so both see the same machine
-load; prints JSON with per-round and median p50/p95 and the 1-vs-2-thread ratio.
+Two sets of routes on the real MiniLM: the built-in skills (tuned as the app tunes them,
+[router] adapt) and a 150-route head built from CLINC150's training data (frozen). Each is
+built twice, on an embedder running ONNX Runtime (the app's default, [router] onnx) and on
+one running torch only. Each round routes the same queries through both, plus the baseline
+of ../shared/BENCHMARKS.md, ``SentenceTransformer.encode`` of one query (embedding only, no
+scoring), interleaved so all see the same machine load. Two threads throughout. Prints JSON
+with per-round and median p50/p95, the ratios, and how often both routers chose alike.
 """
 
 from __future__ import annotations
@@ -41,49 +44,51 @@ def main() -> None:
 
     settings = load_settings()
     cache = settings.cache_dir / "router"
-    emb = MiniLMEmbedder(threads=2)
-    # As the app builds it: tuned on the skills' examples unless [router] adapt = false.
-    routers = {"skills": Router.build(load_skills(settings).routes(), emb, cache, adapt=settings.router.adapt)}
+    # Two embedders: ONNX Runtime (the app's default, [router] onnx) and torch only.
+    embedders = {"onnx": MiniLMEmbedder(threads=2, onnx_dir=cache / "onnx"), "torch": MiniLMEmbedder(threads=2)}
+    if embedders["onnx"].onnx is None:
+        raise SystemExit("the ONNX Runtime path is not available here (see the log)")
+    st = embedders["torch"]
     queries = [e.text for e in read_jsonl(args.data / "test.jsonl")][: args.queries]
+    sets = {"skills": (load_skills(settings).routes(), None, settings.router.adapt)}
     if not args.skills_only and (args.data / "train.jsonl").is_file():
-        train = read_jsonl(args.data / "train.jsonl")
-        routers["clinc150"] = Router.build(routes_from_examples(train), emb, cache,
-                                           val=read_jsonl(args.data / "val.jsonl"))
-    out: dict[str, object] = {"queries": len(queries), "rounds": args.rounds}
-    for name, router in routers.items():
-        for q in queries[:20]:  # warm up
-            router.route(q)
-        rounds: dict[int, list[dict[str, float]]] = {1: [], 2: []}
-        baseline: list[dict[str, float]] = []
+        # Frozen, as benchmarks/router_clinc.py's full setting is built (tuning takes minutes).
+        sets["clinc150"] = (routes_from_examples(read_jsonl(args.data / "train.jsonl")),
+                            read_jsonl(args.data / "val.jsonl"), False)
+
+    def st_encode(q: str) -> None:
+        st._model.encode([q], convert_to_numpy=True, normalize_embeddings=True, show_progress_bar=False)
+
+    def timed(fn) -> dict[str, float]:
+        times = []
+        for q in queries:
+            t0 = time.perf_counter()
+            fn(q)
+            times.append((time.perf_counter() - t0) * 1000)
+        return _percentiles(times)
+
+    out: dict[str, object] = {"queries": len(queries), "rounds": args.rounds, "threads": 2}
+    for name, (routes, val, adapt) in sets.items():
+        routers = {mode: Router.build(routes, emb, cache, val=val, adapt=adapt) for mode, emb in embedders.items()}
+        for router in routers.values():
+            for q in queries[:20]:  # warm up
+                router.route(q)
+        rounds: dict[str, list[dict[str, float]]] = {"onnx": [], "torch": [], "st_encode": []}
         for _ in range(args.rounds):
-            # The baseline of ../shared/BENCHMARKS.md, side by side: SentenceTransformer.encode
-            # of one query on 2 threads (embedding only, no scoring).
-            emb._threads(2)
-            times = []
-            for q in queries:
-                t0 = time.perf_counter()
-                emb._model.encode([q], convert_to_numpy=True, normalize_embeddings=True, show_progress_bar=False)
-                times.append((time.perf_counter() - t0) * 1000)
-            baseline.append(_percentiles(times))
-            for threads in (1, 2):
-                emb._query_threads = threads
-                times = []
-                for q in queries:
-                    t0 = time.perf_counter()
-                    router.route(q)
-                    times.append((time.perf_counter() - t0) * 1000)
-                rounds[threads].append(_percentiles(times))
-        med = {t: {k: statistics.median(r[k] for r in rs) for k in ("p50", "p95")} for t, rs in rounds.items()}
+            st._threads(2)
+            rounds["st_encode"].append(timed(st_encode))
+            for mode, router in routers.items():
+                rounds[mode].append(timed(router.route))
+        med = {m: {k: statistics.median(r[k] for r in rs) for k in ("p50", "p95")} for m, rs in rounds.items()}
+        agree = sum(routers["onnx"].route(q).skill == routers["torch"].route(q).skill for q in queries)
         out[name] = {
-            "n_routes": len(router.routes),
-            "one_thread": med[1],
-            "two_threads": med[2],
-            "p50_ratio_one_over_two": round(med[1]["p50"] / med[2]["p50"], 3),
-            "embedder": router.embedder.name,
-            "st_encode_baseline": {k: statistics.median(r[k] for r in baseline) for k in ("p50", "p95")},
-            "p50_ratio_two_threads_over_st_encode": round(
-                med[2]["p50"] / statistics.median(r["p50"] for r in baseline), 3),
-            "rounds": {f"{t}_thread": rs for t, rs in rounds.items()},
+            "n_routes": len(routers["onnx"].routes),
+            "embedder": routers["onnx"].embedder.name,
+            "route_onnx": med["onnx"], "route_torch": med["torch"], "st_encode_baseline": med["st_encode"],
+            "p50_ratio_onnx_over_torch": round(med["onnx"]["p50"] / med["torch"]["p50"], 3),
+            "p50_ratio_onnx_over_st_encode": round(med["onnx"]["p50"] / med["st_encode"]["p50"], 3),
+            "same_decision_onnx_and_torch": f"{agree}/{len(queries)}",
+            "rounds": rounds,
         }
     print(json.dumps(out, indent=2))
 

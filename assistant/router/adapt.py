@@ -68,13 +68,17 @@ class AdaptedEmbedder:
     Built by :func:`adapt`; ``encode`` gives L2-normalised mean-pooled vectors like the base.
     """
 
-    def __init__(self, base: "MiniLMEmbedder", model, tuned, key: str) -> None:
+    def __init__(self, base: "MiniLMEmbedder", model, tuned, key: str, onnx=None) -> None:
         self.base = base
         self.name = f"{base.name}+tuned-{key[:16]}"
         self.dim = base.dim
         self.related_similarity = base.related_similarity
+        self.key = key
         self._model = model
         self._tuned = tuned
+        # An OnnxEncoder when the base has one; then ``model`` and ``tuned`` may be None
+        # (loaded from the cache without torch).
+        self.onnx = onnx
 
     def _forward(self, texts: list[str], grad: bool = False):
         torch = self.base._torch
@@ -88,6 +92,8 @@ class AdaptedEmbedder:
         """Embed ``texts`` with the tuned layers; ``(len(texts), dim)`` unit vectors."""
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
+        if self.onnx is not None:  # thread-safe session: no lock
+            return self.onnx.encode(texts)
         out = []
         with self.base._lock:
             single = len(texts) == 1
@@ -109,13 +115,22 @@ def adapt(base: "MiniLMEmbedder", texts: Sequence[str], labels: Sequence[int], x
     Returns the base embedder unchanged when there is nothing to learn (fewer than two
     labels). Saved tuned layers in ``cache_dir`` are reused when the examples are the same.
     """
-    import torch
-
     labels = np.asarray(labels, dtype=np.int64)
     classes = np.unique(labels)
     if len(classes) < MIN_CLASSES or len(texts) < MIN_CLASSES:
         return base
     key = content_hash(ADAPT_VERSION, base.name, str(TUNED_LAYERS), *(f"{y}\t{t}" for t, y in zip(texts, labels)))
+    onnx_file = None
+    if base.onnx is not None and base.onnx_dir is not None:
+        from assistant.router.onnx_path import load_cached
+
+        # Keyed by the tuned layers and the base's own export, so a new base model exports again.
+        onnx_file = base.onnx_dir / "tuned" / f"{content_hash(key, base.onnx.path.stem)}.onnx"
+        cached = load_cached(onnx_file, base.onnx_threads, base.path, MAX_TOKENS)
+        if cached is not None:  # no torch needed at all
+            return AdaptedEmbedder(base, None, None, key, onnx=cached)
+    with base._lock:
+        base.load_torch()
     path = None if cache_dir is None else Path(cache_dir) / "tuned" / f"{key}.safetensors"
     model, tuned = _share_lower_layers(base._first.auto_model, TUNED_LAYERS)
     for p in base._first.auto_model.parameters():
@@ -126,7 +141,7 @@ def adapt(base: "MiniLMEmbedder", texts: Sequence[str], labels: Sequence[int], x
             from safetensors.torch import load_file
 
             tuned.load_state_dict(load_file(str(path)))
-            return AdaptedEmbedder(base, model, tuned, key)
+            return _with_onnx(AdaptedEmbedder(base, model, tuned, key), onnx_file)
         except Exception as exc:  # noqa: BLE001 - a damaged or foreign file: train again
             log.info("tuned router layers at %s unreadable (%s); training again", path, exc)
     embedder = AdaptedEmbedder(base, model, tuned, key)
@@ -138,7 +153,19 @@ def adapt(base: "MiniLMEmbedder", texts: Sequence[str], labels: Sequence[int], x
         data = save({k: v.contiguous() for k, v in tuned.state_dict().items()})
         if not write_cache_file(path, lambda fh: fh.write(data)):
             log.info("could not save tuned router layers to %s", path)
-    return embedder
+    return _with_onnx(embedder, onnx_file)
+
+
+def _with_onnx(emb: AdaptedEmbedder, path: Path | None) -> AdaptedEmbedder:
+    """Give ``emb`` an ONNX Runtime copy stored at ``path`` (None: the base has none)."""
+    if path is None:
+        return emb
+    from assistant.router.onnx_path import load_or_export
+
+    base = emb.base
+    with base._lock:
+        emb.onnx = load_or_export(path, base.onnx_threads, base.path, MAX_TOKENS, lambda: emb._model)
+    return emb
 
 
 def _train(emb: AdaptedEmbedder, texts: list[str], labels: np.ndarray, x: np.ndarray,

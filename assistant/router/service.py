@@ -25,6 +25,10 @@ log = logging.getLogger(__name__)
 State = Literal["cold", "loading", "ready", "failed"]
 
 
+class _Closed(Exception):
+    """Raised inside a build when the service is closing."""
+
+
 class RouterService:
     """Owns the embedder and the current :class:`Router`.
 
@@ -52,6 +56,7 @@ class RouterService:
         self._cond = threading.Condition()
         self._thread: threading.Thread | None = None
         self._generation = 0  # a rebuild started later wins over one started earlier
+        self._closed = False
 
     # Lifecycle ---------------------------------------------------------------------------
     @property
@@ -88,6 +93,25 @@ class RouterService:
                 self._cond.wait(left)
             return self._state == "ready"
 
+    def close(self, timeout: float = 60.0) -> None:
+        """Stop a build in progress and wait for its thread (at most ``timeout`` seconds).
+
+        Called before the process exits: a build thread still inside ONNX Runtime or torch
+        when the interpreter shuts down can abort the process. The build stops at its next
+        embedding batch or tuning step; nothing half-written is kept (cache files are
+        written whole or not at all).
+        """
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+        thread = self._thread
+        if thread is not None and thread.is_alive() and thread is not threading.current_thread():
+            thread.join(timeout)
+
+    def _check_open(self, *_: object) -> None:
+        if self._closed:
+            raise _Closed()
+
     def _building(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
 
@@ -98,14 +122,19 @@ class RouterService:
                 from assistant.router.embedders import make_embedder
 
                 self._embedder = self._factory() if self._factory else make_embedder(self.settings)
+            self._check_open()
             from assistant.router.router import Router
 
             routes = self.corrections.apply(list(self._routes()), self.fallback_skill)
             router = Router.build(
                 routes, self._embedder, self.settings.cache_dir / "router",
                 fallback=self.fallback_skill, followup_turns=self.settings.router.followup_turns,
-                adapt=self.settings.router.adapt, tune_progress=lambda d, t: self._note(gen, f"tuning the router {d}/{t}"),
+                adapt=self.settings.router.adapt, progress=self._check_open,
+                tune_progress=lambda d, t: self._note(gen, f"tuning the router {d}/{t}"),
             )
+        except _Closed:
+            log.info("router build stopped: the app is closing")
+            return
         except AssistantError as exc:
             self._finish(gen, None, "failed", f"{exc.message} ({exc.hint})" if exc.hint else exc.message)
             return
@@ -119,6 +148,7 @@ class RouterService:
 
     def _note(self, gen: int, detail: str) -> None:
         """Progress of a build in the status detail (only before the first router is ready)."""
+        self._check_open()
         with self._cond:
             if gen == self._generation and self._router is None:
                 self._detail = detail

@@ -102,3 +102,12 @@ def test_sentiment_runs_the_tuned_adapter(pipeline):
     assert routes[0].route.skill == "sentiment"
     assert routes[0].adapter and routes[0].adapter.endswith(".lora.gguf")
     assert isinstance(final, ReplyFinished) and final.text.strip() in {"positive", "negative", "neutral"}
+
+
+def test_the_app_routes_single_queries_through_onnx_runtime(pipeline):
+    router = pipeline.router.router
+    fast = router.embedder.onnx
+    assert fast is not None and fast.path.is_file()
+    assert fast.path.is_relative_to(pipeline.settings.cache_dir / "router" / "onnx")
+    assert router.base_embedder.onnx is not None  # memory recall's queries take it too
+    assert pipeline.explain(None, "what is 12 times 7").skill == "calculator"

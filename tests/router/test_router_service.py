@@ -84,3 +84,36 @@ def test_correction_to_unknown_skill_is_refused():
         assert "unknown skill" in exc.message and "timer" in exc.hint
     else:
         raise AssertionError("expected RouterError")
+
+
+class _SlowEmbedder(FakeEmbedder):
+    """Each batch takes a while, like the real model on a large set."""
+
+    def __init__(self, started: threading.Event) -> None:
+        super().__init__()
+        self.started = started
+
+    def encode(self, texts):
+        self.started.set()
+        threading.Event().wait(0.2)
+        return super().encode(texts)
+
+
+def test_close_stops_a_build_in_progress_and_waits_for_its_thread():
+    started = threading.Event()
+    many = [RouteSpec(f"skill{i}", [f"example {i} number {j}" for j in range(64)]) for i in range(20)]
+    svc = make(routes=many, factory=lambda: _SlowEmbedder(started))
+    svc.start()
+    assert started.wait(10)
+    svc.close(timeout=10)
+    assert not svc._thread.is_alive()  # stopped well before embedding all 20 routes (4 s)
+    assert svc.router is None and svc.state[0] == "loading"
+    assert svc.route("example 3", wait=0).skill is None  # falls back, does not raise
+
+
+def test_close_after_a_finished_build_keeps_the_router():
+    svc = make()
+    svc.start()
+    assert svc.wait_ready(5)
+    svc.close()
+    assert svc.route("will it rain tomorrow in rome").skill == "weather"
