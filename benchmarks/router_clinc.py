@@ -35,11 +35,13 @@ def main() -> None:
 
     settings = load_settings()
     t0 = time.perf_counter()
-    emb = MiniLMEmbedder(threads=args.threads)
+    # As the app runs it: through ONNX Runtime unless [router] onnx = false.
+    onnx_dir = settings.cache_dir / "router" / "onnx" if settings.router.onnx else None
+    emb = MiniLMEmbedder(threads=args.threads, onnx_dir=onnx_dir)
     load_s = time.perf_counter() - t0
     d = args.data
     out: dict[str, object] = {"embedder": emb.name, "threads": args.threads, "load_s": round(load_s, 2),
-                              "negatives": args.negatives, "adapt": args.adapt}
+                              "onnx": emb.onnx is not None, "negatives": args.negatives, "adapt": args.adapt}
     for name, per_label in (("full", None), ("10_per_intent", 10)):
         if args.only and name != args.only:
             continue

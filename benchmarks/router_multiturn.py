@@ -1,6 +1,9 @@
 """Accuracy of follow-up routing on tests/router/data/multiturn.jsonl with the real MiniLM.
 
 Usage: .venv/bin/python benchmarks/router_multiturn.py   (prints JSON)
+
+Three routers on the same routes: the fake embedder, MiniLM frozen, and MiniLM as the app
+runs it (top layers tuned on the routes, ONNX Runtime), side by side.
 """
 
 from __future__ import annotations
@@ -17,29 +20,38 @@ DATA = ROOT / "tests" / "router" / "data"
 
 
 def main() -> None:
-    from assistant.backends.base import ChatMessage
     from assistant.router.data import read_jsonl, routes_from_examples
     from assistant.router.embedders import FakeEmbedder, MiniLMEmbedder
-    from assistant.router.router import Router
 
     cases = [json.loads(l) for l in (DATA / "multiturn.jsonl").read_text().splitlines() if l.strip()]
     routes = routes_from_examples(read_jsonl(DATA / "multiturn_routes.jsonl"))
     out: dict[str, object] = {"n_cases": len(cases)}
-    for emb in (FakeEmbedder(), MiniLMEmbedder(threads=2)):
-        with tempfile.TemporaryDirectory() as tmp:
-            router = Router.build(routes, emb, Path(tmp))
-            wrong, times = [], []
-            for c in cases:
-                hist = [ChatMessage(m["role"], m["content"]) for m in c["history"]]
-                t0 = time.perf_counter()
-                got = router.route(c["text"], hist, c["previous_skill"]).skill_or("chat")
-                times.append((time.perf_counter() - t0) * 1000)
-                if got != c["expected"]:
-                    wrong.append({"text": c["text"], "previous": c["previous_skill"], "expected": c["expected"], "got": got})
-            times.sort()
-            out[emb.name] = {"accuracy": 1 - len(wrong) / len(cases), "latency_ms_p50": times[len(times) // 2],
-                             "threshold": router.threshold, "wrong": wrong}
+    with tempfile.TemporaryDirectory() as onnx_tmp:
+        minilm = MiniLMEmbedder(threads=2, onnx_dir=Path(onnx_tmp))
+        setups = [("fake", FakeEmbedder(), False), ("minilm_frozen", minilm, False), ("minilm_adapted", minilm, True)]
+        for name, emb, adapt in setups:
+            out[name] = _run(emb, adapt, routes, cases)
     print(json.dumps(out, indent=2))
+
+
+def _run(emb, adapt, routes, cases) -> dict[str, object]:
+    from assistant.backends.base import ChatMessage
+    from assistant.router.router import Router
+
+    with tempfile.TemporaryDirectory() as tmp:
+        router = Router.build(routes, emb, Path(tmp), adapt=adapt)
+        wrong, times = [], []
+        for c in cases:
+            hist = [ChatMessage(m["role"], m["content"]) for m in c["history"]]
+            t0 = time.perf_counter()
+            got = router.route(c["text"], hist, c["previous_skill"]).skill_or("chat")
+            times.append((time.perf_counter() - t0) * 1000)
+            if got != c["expected"]:
+                wrong.append({"text": c["text"], "previous": c["previous_skill"], "expected": c["expected"], "got": got})
+        times.sort()
+        return {"embedder": router.embedder.name, "accuracy": round(1 - len(wrong) / len(cases), 4),
+                "latency_ms_p50": round(times[len(times) // 2], 2), "threshold": router.threshold,
+                "wrong": wrong}
 
 
 if __name__ == "__main__":

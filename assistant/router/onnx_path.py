@@ -3,7 +3,7 @@
 A routed message is one short text (about ten tokens). For that, torch spends most of its
 forward pass on per-operator overhead: MiniLM took about 21 ms on this project's 2-core
 machine, ONNX Runtime about 5 ms for the same numbers (largest difference 2e-6). Batches
-run about as fast as in torch. And a process that never imports torch is about 400 MB
+run about as fast as in torch. And a process that never imports torch is about 200 MB
 smaller and starts its router in about a second instead of nine.
 
 So the model is exported once from the loaded torch module (safetensors weights, no code
@@ -11,7 +11,7 @@ from the model folder) into the cache, with the vectors torch gave for a few pro
 Later starts load the export with the ``tokenizers`` library and ONNX Runtime only, and
 check it against the stored probe vectors; a file that fails to load or disagrees is
 exported again (that needs torch), and if that fails too the embedder keeps using torch.
-Nothing here is required: without ``onnxruntime`` and ``onnx`` routing works as before.
+If ONNX Runtime is missing or fails, routing works as before in torch, only slower.
 """
 
 from __future__ import annotations

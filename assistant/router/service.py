@@ -144,6 +144,8 @@ class RouterService:
             return
         took = time.monotonic() - started
         detail = f"{len(router.routes)} skills, threshold {router.threshold:.2f}, built in {took:.1f} s"
+        if hasattr(router.embedder, "onnx"):  # which runtime embeds the messages
+            detail += ", ONNX Runtime" if router.embedder.onnx is not None else ", torch"
         self._finish(gen, router, "ready", detail)
 
     def _note(self, gen: int, detail: str) -> None:

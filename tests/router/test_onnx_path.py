@@ -146,7 +146,7 @@ def test_a_warm_start_builds_the_adapted_router_without_torch(minilm, tmp_path):
     for q in ("will it rain tomorrow", "set an alarm for six", QUERIES[0]):
         assert warm.route(q).skill == cold.route(q).skill
 
-    # A new process with the same cache never imports torch (about 400 MB and 8 s saved).
+    # A new process with the same cache never imports torch (about 200 MB and 8 s saved).
     script = (
         "import sys, json\nfrom pathlib import Path\n"
         "from assistant.router.data import read_jsonl, routes_from_examples\n"
