@@ -15,6 +15,7 @@ keyed by the examples, and loaded on the next start.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import logging
 from collections import OrderedDict
@@ -23,7 +24,7 @@ from typing import TYPE_CHECKING, Callable, Sequence
 
 import numpy as np
 
-from assistant.router.cache import content_hash, write_cache_file
+from assistant.router.cache import content_hash, prune_old, write_cache_file
 from assistant.router.embedders import l2_normalise, mean_pool
 
 if TYPE_CHECKING:
@@ -40,6 +41,7 @@ LEARNING_RATE = 1e-4
 SCALE = 20.0  # cosine-softmax temperature
 MAX_TOKENS = 64
 MIN_CLASSES = 2
+KEEP_TUNED = 5  # tuned layer files kept in the cache (about 14 MB each), newest first
 Progress = Callable[[int, int], None]
 
 
@@ -141,9 +143,12 @@ def adapt(base: "MiniLMEmbedder", texts: Sequence[str], labels: Sequence[int], x
             from safetensors.torch import load_file
 
             tuned.load_state_dict(load_file(str(path)))
-            return _with_onnx(AdaptedEmbedder(base, model, tuned, key), onnx_file)
         except Exception as exc:  # noqa: BLE001 - a damaged or foreign file: train again
             log.info("tuned router layers at %s unreadable (%s); training again", path, exc)
+        else:
+            with contextlib.suppress(OSError):
+                path.touch()  # recently used: kept by the pruning below
+            return _with_onnx(AdaptedEmbedder(base, model, tuned, key), onnx_file)
     embedder = AdaptedEmbedder(base, model, tuned, key)
     _train(embedder, list(texts), labels, x, progress)
     tuned.eval()
@@ -151,7 +156,9 @@ def adapt(base: "MiniLMEmbedder", texts: Sequence[str], labels: Sequence[int], x
         from safetensors.torch import save
 
         data = save({k: v.contiguous() for k, v in tuned.state_dict().items()})
-        if not write_cache_file(path, lambda fh: fh.write(data)):
+        if write_cache_file(path, lambda fh: fh.write(data)):
+            prune_old(path.parent, "*.safetensors", path, KEEP_TUNED)
+        else:
             log.info("could not save tuned router layers to %s", path)
     return _with_onnx(embedder, onnx_file)
 

@@ -39,6 +39,24 @@ def write_cache_file(path: Path, write: Callable[[BinaryIO], None]) -> bool:
         return False
 
 
+def prune_old(folder: Path, pattern: str, keep: Path, newest: int,
+              companion: Callable[[Path], Path] | None = None) -> None:
+    """Delete all but the ``newest`` files matching ``pattern`` in ``folder`` (never ``keep``).
+
+    Files keyed by content pile up as examples change (a correction makes a new key);
+    ``companion`` names a file that goes with each one and is deleted with it.
+    """
+    try:
+        files = sorted(folder.glob(pattern), key=lambda p: p.stat().st_mtime, reverse=True)
+        for old in files[newest:]:
+            if old != keep:
+                old.unlink(missing_ok=True)
+                if companion is not None:
+                    companion(old).unlink(missing_ok=True)
+    except OSError:
+        pass  # best effort: a file another process removed first, a read-only disk
+
+
 def content_hash(*parts: str) -> str:
     """A stable sha256 over ``parts`` (each separated so ("ab", "c") != ("a", "bc"))."""
     h = hashlib.sha256()

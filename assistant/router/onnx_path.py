@@ -27,7 +27,7 @@ from typing import Callable
 
 import numpy as np
 
-from assistant.router.cache import write_cache_file
+from assistant.router.cache import prune_old, write_cache_file
 
 log = logging.getLogger(__name__)
 
@@ -168,18 +168,6 @@ def _probe_file(path: Path) -> Path:
     return path.with_suffix(".probes.npy")
 
 
-def _prune(folder: Path, keep: Path) -> None:
-    """Delete all but the newest :data:`KEEP_FILES` exports in ``folder`` (never ``keep``)."""
-    try:
-        files = sorted(folder.glob("*.onnx"), key=lambda p: p.stat().st_mtime, reverse=True)
-        for old in files[KEEP_FILES:]:
-            if old != keep:
-                old.unlink(missing_ok=True)
-                _probe_file(old).unlink(missing_ok=True)
-    except OSError:
-        pass
-
-
 def _open_checked(path: Path, threads: int, tokens: Tokens, expected: np.ndarray) -> OnnxEncoder | None:
     """A session on ``path`` whose probe vectors match ``expected``, or None (logged)."""
     encoder = OnnxEncoder(_session(path, threads), tokens, path)
@@ -211,7 +199,7 @@ def _touch(path: Path) -> None:
         os.utime(path)  # recently used: kept by the pruning
     except OSError:
         pass
-    _prune(path.parent, path)
+    prune_old(path.parent, "*.onnx", path, KEEP_FILES, _probe_file)
 
 
 def load_or_export(path: Path, threads: int, model_dir: Path, max_length: int,

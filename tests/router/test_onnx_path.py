@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from assistant.router import onnx_path
+from assistant.router.cache import prune_old
 from assistant.router.data import read_jsonl, routes_from_examples
 from assistant.router.embedders import MiniLMEmbedder
 from assistant.router.onnx_path import Tokens, load_or_export
@@ -180,7 +181,7 @@ def test_old_exports_are_pruned_to_the_newest_few(tmp_path):
         os.utime(f, (1000 + i, 1000 + i))
         files.append(f)
     keep = files[0]  # the oldest, but the one in use
-    onnx_path._prune(tmp_path, keep)
+    prune_old(tmp_path, "*.onnx", keep, onnx_path.KEEP_FILES, onnx_path._probe_file)
     left = sorted(p.name for p in tmp_path.glob("*.onnx"))
     newest = [f.name for f in files[-onnx_path.KEEP_FILES:]]
     assert keep.exists() and set(newest) <= set(left) and len(left) == onnx_path.KEEP_FILES + 1
