@@ -139,9 +139,9 @@ class MiniLMEmbedder:
 
     Args:
         path: model folder; default: the offline package's folder.
-        threads: intra-op threads for batches; default: torch's own setting (ONNX: all cores).
+        threads: intra-op threads; default: torch's own setting (ONNX Runtime: every core).
         max_seq_length: truncate inputs to this many tokens (routing needs little context).
-        query_threads: torch threads for a single short query; default: the batch setting.
+        query_threads: torch threads for a single short query; default: ``threads``.
         onnx_dir: where to keep the ONNX export; ``None`` runs everything in torch. The export
             is loaded (or made and checked) here, so construct this off the UI thread.
     """
@@ -185,7 +185,7 @@ class MiniLMEmbedder:
 
     @property
     def onnx_threads(self) -> int:
-        return self.query_threads or self.threads or os.cpu_count() or 1
+        return self.threads or os.cpu_count() or 1
 
     @property
     def torch_loaded(self) -> bool:

@@ -190,11 +190,12 @@ def load_cached(path: Path, threads: int, model_dir: Path, max_length: int) -> O
         log.info("cached ONNX export %s unusable (%s: %s)", path, type(exc).__name__, exc)
         encoder = None
     if encoder is not None:
-        _touch(path)
+        _mark_used(path)
     return encoder
 
 
-def _touch(path: Path) -> None:
+def _mark_used(path: Path) -> None:
+    """Record that ``path`` is in use (its time) and prune the oldest other exports."""
     try:
         os.utime(path)  # recently used: kept by the pruning
     except OSError:
@@ -226,7 +227,7 @@ def load_or_export(path: Path, threads: int, model_dir: Path, max_length: int,
         if encoder is not None:
             # Without its probes (a full disk) the export is simply made again next time.
             write_cache_file(_probe_file(path), lambda fh: np.save(fh, expected, allow_pickle=False))
-            _touch(path)
+            _mark_used(path)
             return encoder
     except Exception as exc:  # noqa: BLE001 - any failure here only costs speed
         log.warning("ONNX fast path unavailable (%s: %s)", type(exc).__name__, exc)

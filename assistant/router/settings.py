@@ -17,5 +17,5 @@ class RouterSettings(Section):
     followup_turns: int = Field(default=3, ge=0, le=20)
     # Tune the embedder's top layers on the skills' examples (once per change, cached).
     adapt: bool = True
-    # Run single queries through an ONNX Runtime copy of the embedder (exported once, cached).
+    # Embed through an ONNX Runtime copy of the embedder (exported once, cached); false: torch.
     onnx: bool = True
