@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Callable, Sequence
 import numpy as np
 
 from assistant.router.cache import content_hash, prune_old, write_cache_file
-from assistant.router.embedders import l2_normalise, mean_pool
+from assistant.router.embedders import embed_by_length, mean_pool
 
 if TYPE_CHECKING:
     from assistant.router.embedders import MiniLMEmbedder
@@ -96,18 +96,9 @@ class AdaptedEmbedder:
             return np.zeros((0, self.dim), dtype=np.float32)
         if self.onnx is not None:  # thread-safe session: no lock
             return self.onnx.encode(texts)
-        out = []
         with self.base._lock:
-            single = len(texts) == 1
-            self.base._threads(self.base._query_threads if single else self.base._batch_threads)
-            # Sorted by length so padding stays small; the order is restored below.
-            order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-            for start in range(0, len(order), 64):
-                part = [texts[i] for i in order[start : start + 64]]
-                out.append(self._forward(part).numpy())
-        vecs = np.empty((len(texts), self.dim), dtype=np.float32)
-        vecs[order] = np.concatenate(out)
-        return l2_normalise(vecs)
+            self.base._threads(self.base._query_threads if len(texts) == 1 else self.base._batch_threads)
+            return embed_by_length(texts, lambda part: self._forward(part).numpy())
 
 
 def adapt(base: "MiniLMEmbedder", texts: Sequence[str], labels: Sequence[int], x: np.ndarray,

@@ -45,6 +45,20 @@ def l2_normalise(x: np.ndarray) -> np.ndarray:
     return x / np.maximum(norms, 1e-12)
 
 
+def embed_by_length(texts: list[str], pooled, batch: int = 64) -> np.ndarray:
+    """Unit vectors of ``texts``, embedded in batches of similar length (little padding).
+
+    ``pooled(list_of_texts)`` returns their un-normalised vectors as a numpy array; the
+    rows come back in the order of ``texts``.
+    """
+    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+    parts = [np.asarray(pooled([texts[i] for i in order[s : s + batch]]), dtype=np.float32)
+             for s in range(0, len(order), batch)]
+    out = np.empty((len(texts), parts[0].shape[1]), dtype=np.float32)
+    out[order] = np.concatenate(parts)
+    return l2_normalise(out)
+
+
 def mean_pool(hidden, mask):
     """Mean of token states over the attention mask (torch tensors; last two dims tokens x width)."""
     mask = mask.unsqueeze(-1).to(hidden.dtype)

@@ -94,16 +94,10 @@ class OnnxEncoder:
         return (hidden * weights).sum(1) / np.maximum(weights.sum(1), 1.0)
 
     def encode(self, texts: list[str]) -> np.ndarray:
-        """``(len(texts), dim)`` unit vectors; long lists go in length-sorted batches."""
-        from assistant.router.embedders import l2_normalise
+        """``(len(texts), dim)`` unit vectors (``texts`` not empty); length-sorted batches."""
+        from assistant.router.embedders import embed_by_length
 
-        if len(texts) <= 1:
-            return l2_normalise(self._pooled(list(texts)))
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-        parts = [self._pooled([texts[i] for i in order[s : s + BATCH]]) for s in range(0, len(order), BATCH)]
-        out = np.empty((len(texts), parts[0].shape[1]), dtype=np.float32)
-        out[order] = np.concatenate(parts)
-        return l2_normalise(out)
+        return embed_by_length(list(texts), self._pooled, BATCH)
 
 
 def _export(model, path: Path) -> None:
@@ -179,7 +173,10 @@ def _open_checked(path: Path, threads: int, tokens: Tokens, expected: np.ndarray
 
 
 def load_cached(path: Path, threads: int, model_dir: Path, max_length: int) -> OnnxEncoder | None:
-    """The export at ``path`` if it exists, loads and matches its stored probes (no torch)."""
+    """The export at ``path`` if it exists, loads and matches its stored probes (no torch).
+
+    An export that fails that check is deleted, so the next look is a cheap miss.
+    """
     path = Path(path)
     if not available() or not path.is_file() or not _probe_file(path).is_file():
         return None
@@ -191,7 +188,17 @@ def load_cached(path: Path, threads: int, model_dir: Path, max_length: int) -> O
         encoder = None
     if encoder is not None:
         _mark_used(path)
+    else:
+        _discard(path)
     return encoder
+
+
+def _discard(path: Path) -> None:
+    try:
+        path.unlink(missing_ok=True)
+        _probe_file(path).unlink(missing_ok=True)
+    except OSError:
+        pass
 
 
 def _mark_used(path: Path) -> None:
@@ -231,7 +238,6 @@ def load_or_export(path: Path, threads: int, model_dir: Path, max_length: int,
             return encoder
     except Exception as exc:  # noqa: BLE001 - any failure here only costs speed
         log.warning("ONNX fast path unavailable (%s: %s)", type(exc).__name__, exc)
-    path.unlink(missing_ok=True)
-    _probe_file(path).unlink(missing_ok=True)
+    _discard(path)
     log.warning("the embedder uses torch (slower) for now; the next start tries the ONNX export again")
     return None

@@ -97,6 +97,7 @@ def test_a_cached_export_is_reused_without_torch_and_a_damaged_one_is_made_again
     assert reused is not None and len(calls) == 1
     path.write_bytes(b"\x00not an onnx file" * 100)
     assert onnx_path.load_cached(path, 2, minilm.path, 128) is None
+    assert not path.exists()  # a failed check discards the file: the next look is a cheap miss
     assert _load(minilm, path) is not None and len(calls) == 2
     np.save(tmp_path / "m.probes.npy", np.zeros((len(onnx_path.PROBES), 384), np.float32))  # wrong probes
     assert onnx_path.load_cached(path, 2, minilm.path, 128) is None
