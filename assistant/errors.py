@@ -52,6 +52,14 @@ class SkillError(AssistantError):
     """A skill failed to load, validate or run."""
 
 
+class HandOff(SkillError):
+    """A skill declines the turn: it is not one it can answer (a routing mistake).
+
+    The pipeline gives the turn to the fallback skill when the skill raises this before
+    replying and was routed to (not chosen by the user); elsewhere it reads as a SkillError.
+    """
+
+
 class PermissionDenied(SkillError):
     """A tool call was refused by the dispatcher."""
 

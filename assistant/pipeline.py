@@ -17,7 +17,7 @@ from typing import Any, Callable, Iterator
 from assistant.backends.base import ChatMessage, Generation, GenerationRequest, GenerationResult
 from assistant.backends.manager import ModelManager
 from assistant.config import Settings
-from assistant.errors import AssistantError, ContextOverflowError
+from assistant.errors import AssistantError, ContextOverflowError, HandOff
 from assistant.events import (
     Progress,
     ReplyFailed,
@@ -180,6 +180,7 @@ class Pipeline:
 
         self.summaries = Summariser(settings, models, store)
         self._recall: Any = None
+        self._docs: Any = None  # assistant.docs.service.DocsService, made on first use
 
     # Lifecycle -----------------------------------------------------------------------------
     def start(self) -> None:
@@ -301,20 +302,25 @@ class Pipeline:
 
     def _answer(self, conversation_id: str, text: str, history: list[ChatMessage], previous: str | None,
                 forced: str | None, cancel: threading.Event | None, attachments: tuple[Path, ...],
-                generation: dict[str, Any], history_ids: list[str] | None = None) -> Iterator[TurnEvent]:
+                generation: dict[str, Any], history_ids: list[str] | None = None,
+                handed: tuple[Any, RouteInfo, str] | None = None) -> Iterator[TurnEvent]:
         cancel = cancel or threading.Event()
-        try:
-            skill, info = self._pick(text, history, previous, forced)
-        except AssistantError as exc:
-            yield ReplyFailed(conversation_id, None, exc.message, exc.hint)
-            return
+        if handed is not None:  # the routed skill declined: its reply row goes to the fallback skill
+            skill, info, reply_id = handed
+        else:
+            try:
+                skill, info = self._pick(text, history, previous, forced)
+            except AssistantError as exc:
+                yield ReplyFailed(conversation_id, None, exc.message, exc.hint)
+                return
         model = skill.model_name(self.settings)
         adapter = skill.adapter_path(self.settings)
         yield RouteDecided(conversation_id, info, model, str(adapter) if adapter else None)
-        reply_id = self.store.start_reply(
-            conversation_id, skill=skill.name, model=model, adapter=str(adapter) if adapter else None,
-            route_score=info.score, runner_up=info.runner_up,
-        )
+        if handed is None:
+            reply_id = self.store.start_reply(
+                conversation_id, skill=skill.name, model=model, adapter=str(adapter) if adapter else None,
+                route_score=info.score, runner_up=info.runner_up,
+            )
         access = ModelAccessForTurn(self.models, self.settings, model, adapter, conversation_id, cancel, generation)
         ids = history_ids or []
         if len(ids) == len(history):
@@ -342,6 +348,14 @@ class Pipeline:
         except ContextOverflowError as exc:
             yield from self._fail(conversation_id, reply_id, exc, parts, skill.name, access)
             return
+        except HandOff as exc:
+            fallback = self._hand_off(skill, info, exc, parts)
+            if fallback is None:
+                yield from self._fail(conversation_id, reply_id, exc, parts, skill.name, access)
+            else:
+                yield from self._answer(conversation_id, text, history, previous, None, cancel, attachments,
+                                        generation, history_ids, handed=(*fallback, reply_id))
+            return
         except AssistantError as exc:
             yield from self._fail(conversation_id, reply_id, exc, parts, skill.name, access)
             return
@@ -356,13 +370,24 @@ class Pipeline:
             stats["ttft_ms"] = round((first - started) * 1000, 2)
         stats.setdefault("duration_ms", round((time.perf_counter() - started) * 1000, 2))
         final = "".join(parts)
-        self.store.finish_reply(reply_id, final, status, **self._meta(stats))
+        moved = {"skill": skill.name, "model": model} if handed is not None else {}
+        self.store.finish_reply(reply_id, final, status, **self._meta(stats), **moved)
         self._maybe_title(conversation_id, text)
         if status == "complete" and access.dropped and len(ids) == len(history):
             self.summaries.after_turn(conversation_id, history, ids, summary=access.summary,
                                       covers=access.summary_covers, dropped=access.dropped,
                                       target=access.summary_target)
         yield ReplyFinished(conversation_id, reply_id, final, status, skill.name, stats.get("model", model), stats)
+
+    def _hand_off(self, skill: Any, info: RouteInfo, exc: HandOff, parts: list[str]) -> tuple[Any, RouteInfo] | None:
+        """The fallback skill and its route when ``skill`` declined a turn it was routed to
+        (not chosen by the user) before replying; otherwise None."""
+        name = self.settings.router.fallback_skill
+        chosen = self.registry.get(name)
+        if parts or info.forced or skill.name == name or chosen is None or not chosen.ok:
+            return None
+        reason = "; ".join(r for r in (info.reason, f"{skill.name} handed the turn over: {exc.message}") if r)
+        return chosen, RouteInfo(**{**info.__dict__, "skill": name, "reason": reason})
 
     @staticmethod
     def _meta(stats: dict[str, Any]) -> dict[str, Any]:
@@ -376,16 +401,27 @@ class Pipeline:
         yield ReplyFailed(conversation_id, reply_id, exc.message, exc.hint, partial, skill)
 
     def _recall_extra(self, skill: Any, conversation_id: str) -> dict[str, Any]:
-        """The read-only recall capability, for skills that declare the ``recall`` tool."""
+        """The read-only recall capability, for skills that declare the ``recall`` tool, and
+        document search, for skills that declare the ``docs`` tool."""
         manifest = getattr(skill, "manifest", None)
+        docs = self._docs_extra(manifest)
         if manifest is None or "recall" not in manifest.tools:
-            return {}
+            return docs
         if self._recall is None:
             from assistant.memory.recall import Recall
 
             self._recall = Recall(self.store, self._embedder, self.settings,
                                   notes_file=self.settings.data_dir / "skills" / "notes" / "notes.json")
-        return {"recall": self._recall.for_conversation(conversation_id)}
+        return {**docs, "recall": self._recall.for_conversation(conversation_id)}
+
+    def _docs_extra(self, manifest: Any) -> dict[str, Any]:
+        if manifest is None or "docs" not in manifest.tools:
+            return {}
+        if self._docs is None:
+            from assistant.docs.service import DocsService
+
+            self._docs = DocsService(self.store, self._embedder)
+        return {"docs": self._docs.access()}
 
     def _embedder(self) -> Any:
         """The router's embedder (waiting a little while it loads), else None: recall then

@@ -48,7 +48,7 @@ def test_turn_routes_streams_and_stores(pipeline):
 
 def test_deterministic_skill_needs_no_model(pipeline):
     done = final(run(pipeline, "what is 12 * (3 + 4)"))
-    assert done.skill == "calculator" and done.text.strip() == "84"
+    assert done.skill == "calculator" and done.text.strip() == "12 × (3 + 4) = 84"
     assert pipeline.models.loaded() == []
 
 

@@ -30,7 +30,7 @@ def test_routes_stores_and_pins_with_the_real_pipeline(client, real_pipeline):
     assert "assistant" in ids and "assistant/calculator" in ids and "assistant/code" in ids
     # a calculator routing example, so the fake embedder routes it for sure
     reply = client.chat.completions.create(model="assistant", messages=[{"role": "user", "content": "what is 17 * 23"}])
-    assert reply.choices[0].message.content.strip() == "391"
+    assert reply.choices[0].message.content.strip() == "17 × 23 = 391"
     assert reply.model == "assistant/calculator"
     cid = reply.model_extra["conversation_id"]
     assert [m.role for m in real_pipeline.store.messages(cid)] == ["user", "assistant"]

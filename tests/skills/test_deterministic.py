@@ -115,6 +115,6 @@ def test_user_zone_decides_today():
 
 def test_deterministic_skills_answer_without_a_model(run):
     out, _ = run("calculator", "what is 6 * 7")
-    assert out == "42" and run.backends == []
+    assert out == "6 × 7 = 42" and run.backends == []
     out, _ = run("datetime", "days between 2024-02-28 and 2024-03-01", now=datetime.now(timezone.utc).isoformat())
     assert out.startswith("2 days") and run.backends == []
