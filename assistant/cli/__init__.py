@@ -21,6 +21,7 @@ COMMAND_MODULES = (
     "assistant.cli.serve_cmd",
     "assistant.cli.eval_cmd",
     "assistant.cli.tune_cmd",
+    "assistant.cli.docs_cmd",
 )
 
 

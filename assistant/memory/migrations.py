@@ -110,6 +110,87 @@ def m005_create_message_embeddings(db: Database) -> None:
     )
 
 
+@migrations()
+def m006_create_documents(db: Database) -> None:
+    """Document collections (folders the user added), their files with a content hash, the
+    files' chunks with page/line locations, full-text search over chunks (kept current by
+    triggers) and chunk embeddings per embedder model. Deleting a collection deletes its
+    files, chunks, index entries and vectors (foreign keys cascade; the FTS trigger follows).
+    ``docs_vectors.seq`` only grows, so ``(count, max(seq))`` tells a reader its cache is stale."""
+    db.execute(
+        """
+        CREATE TABLE docs_collections (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL UNIQUE,
+            root TEXT NOT NULL UNIQUE,
+            globs TEXT NOT NULL DEFAULT '[]',
+            max_bytes INTEGER,
+            created_at TEXT NOT NULL,
+            indexed_at TEXT,
+            state TEXT NOT NULL DEFAULT 'new',
+            files_total INTEGER NOT NULL DEFAULT 0,
+            files_done INTEGER NOT NULL DEFAULT 0,
+            heartbeat_at TEXT
+        )
+        """
+    )
+    db.execute(
+        """
+        CREATE TABLE docs_files (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            collection_id INTEGER NOT NULL REFERENCES docs_collections(id) ON DELETE CASCADE,
+            path TEXT NOT NULL,
+            size INTEGER, mtime_ns INTEGER, sha256 TEXT,
+            kind TEXT, unit TEXT,
+            status TEXT NOT NULL,
+            reason TEXT,
+            chunks INTEGER NOT NULL DEFAULT 0,
+            indexed_at TEXT NOT NULL,
+            UNIQUE (collection_id, path)
+        )
+        """
+    )
+    db.execute(
+        """
+        CREATE TABLE docs_chunks (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            file_id INTEGER NOT NULL REFERENCES docs_files(id) ON DELETE CASCADE,
+            ordinal INTEGER NOT NULL,
+            title TEXT NOT NULL DEFAULT '',
+            heading TEXT NOT NULL DEFAULT '',
+            text TEXT NOT NULL,
+            page INTEGER, line_start INTEGER, line_end INTEGER
+        )
+        """
+    )
+    db.execute("CREATE INDEX idx_docs_chunks_file ON docs_chunks(file_id, ordinal)")
+    db.execute(
+        "CREATE VIRTUAL TABLE docs_chunks_fts USING fts5(text, heading, title, content='docs_chunks', "
+        "content_rowid='id', tokenize='porter unicode61 remove_diacritics 2')"
+    )
+    db.execute(
+        "CREATE TRIGGER docs_chunks_ai AFTER INSERT ON docs_chunks BEGIN "
+        "INSERT INTO docs_chunks_fts (rowid, text, heading, title) VALUES (new.id, new.text, new.heading, new.title); END"
+    )
+    db.execute(
+        "CREATE TRIGGER docs_chunks_ad AFTER DELETE ON docs_chunks BEGIN "
+        "INSERT INTO docs_chunks_fts (docs_chunks_fts, rowid, text, heading, title) "
+        "VALUES ('delete', old.id, old.text, old.heading, old.title); END"
+    )
+    db.execute(
+        """
+        CREATE TABLE docs_vectors (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            chunk_id INTEGER NOT NULL REFERENCES docs_chunks(id) ON DELETE CASCADE,
+            model TEXT NOT NULL,
+            dim INTEGER NOT NULL,
+            vector BLOB NOT NULL,
+            UNIQUE (chunk_id, model)
+        )
+        """
+    )
+
+
 MIGRATION_NAMES: tuple[str, ...] = tuple(m.name for m in migrations._migrations)
 
 

@@ -96,6 +96,21 @@ class RecallAccess(Protocol):
         """Best-matching snippets, best first (``assistant.memory.recall.RecallHit``)."""
 
 
+@runtime_checkable
+class DocsAccess(Protocol):
+    """Read-only search over the user's document collections (the ``docs`` tool).
+
+    The pipeline hands it only to skills that list ``"docs"`` in their manifest's ``tools``
+    (``assistant.docs.service.DocsAccess`` implements it).
+    """
+
+    def search(self, query: str, collections: list[str] | None = None, limit: int = 6) -> Any:
+        """Best chunks, the relevance floor and a note on the index (``DocsResult``)."""
+
+    def collections(self) -> list[Any]:
+        """The collections with their state (``assistant.docs.index.Collection``)."""
+
+
 def _refuse(_prompt: str) -> bool:
     return False
 
@@ -128,6 +143,8 @@ class SkillContext:
         folder: the skill's folder (for its own prompt and data files), if it has one.
         recall: read-only search over past conversations and notes, for skills that
             declare the ``recall`` tool; otherwise ``None``.
+        docs: read-only search over the user's document collections, for skills that
+            declare the ``docs`` tool; otherwise ``None``.
     """
 
     text: str
@@ -148,6 +165,7 @@ class SkillContext:
     clock: Callable[[], datetime] = _utc_now
     folder: Path | None = None
     recall: RecallAccess | None = None
+    docs: DocsAccess | None = None
 
     def scratch_dir(self) -> Path:
         """The scratch folder, created if needed."""
