@@ -26,6 +26,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--chart", metavar="FILE", help="where to write the SVG chart (default: <data dir>/eval/SKILL.svg)")
     p.add_argument("--write", action="store_true", help="record the winner as the skill's model in your config ([skills.overrides.SKILL])")
     p.add_argument("--no-store", action="store_true", help="do not append this run to the stored results")
+    b = p.add_argument_group("public benchmarks", "run a benchmark file through the skill instead of its eval set")
+    b.add_argument("--bench", metavar="FILE.jsonl", help="a benchmark file (HumanEval, SNIPS, AG News, DialogSum, ...)")
+    b.add_argument("--adapter", metavar="NAME", help="the benchmark adapter (default: recognised from the file name)")
+    b.add_argument("--seed", type=int, default=0, help="sample --limit items with this seed, and vary phrasings with it")
+    b.add_argument("--raw", action="store_true", help="send each request straight to the model (no skill): the baseline")
     p.set_defaults(func=run_eval_cmd)
 
 
@@ -67,9 +72,13 @@ def run_eval_cmd(args: argparse.Namespace) -> int:
     from assistant.tuning.task import load_task
 
     settings = settings_from(args)
+    if args.bench:
+        return run_bench_cmd(args, settings)
     task = load_task(settings, args.skill)
     if task.eval_file is None or not task.eval_file.is_file():
         raise SkillError(f"skill '{task.name}' has no eval set", f"add {task.folder / 'eval.jsonl'} (one JSON object per line)")
+    if task.model is None and not args.models:
+        return run_deterministic_eval(args, settings, task)
     items = read_eval(task.eval_file)
     if args.limit is not None:
         if args.limit < 1:
@@ -98,3 +107,72 @@ def run_eval_cmd(args: argparse.Namespace) -> int:
         if written and best:
             print(f"recorded {best.label} as the model of '{task.name}' in {written}")
     return 0 if best is not None else 1
+
+
+def run_deterministic_eval(args: argparse.Namespace, settings: Any, task: Any) -> int:
+    """A skill that runs no model: every eval item through its own code, scored with the item's check."""
+    from assistant.cli.common import print_json
+    from assistant.skills.evals import load_eval, run_items
+    from assistant.skills.registry import load_skills
+
+    registry = load_skills(settings)
+    skill = registry.get(task.name)
+    items = load_eval(task.eval_file)[: args.limit] if args.limit else load_eval(task.eval_file)
+    results = run_items(registry, skill, items)
+    passed = sum(ok for _, _, ok, _ in results)
+    if args.json:
+        print_json({"skill": task.name, "items": len(results), "passed": passed, "share": passed / len(results),
+                    "results": [{"line": i.line, "input": i.input, "output": o, "passed": ok, "why": why}
+                                for i, o, ok, why in results]})
+    else:
+        for item, _, ok, why in results:
+            if not ok:
+                print(f"FAIL {task.eval_file.name}:{item.line} {item.input!r}: {why}")
+        print(f"{task.name}: {passed}/{len(results)} passed ({passed / len(results) * 100:.1f}%), no model used")
+    return 0 if passed == len(results) else 1
+
+
+def run_bench_cmd(args: argparse.Namespace, settings: Any) -> int:
+    """``assistant eval SKILL --bench FILE``: a public benchmark through the skill, per model."""
+    from assistant.bench import find_benchmark, read_rows, run_benchmark
+    from assistant.bench.report import chart_points, format_run, store_run
+    from assistant.cli.common import print_json
+    from assistant.errors import SkillError
+    from assistant.tuning.chart import scatter_svg
+    from assistant.tuning.runner import Candidate, parse_candidates
+    from assistant.tuning.task import load_task
+
+    path = Path(args.bench).expanduser()
+    bench = find_benchmark(path, args.skill, args.adapter)
+    rows = read_rows(path)
+    if bench.prepare is not None:
+        rows = bench.prepare(rows)
+    if args.limit is not None:
+        from assistant.bench.base import sample
+
+        rows = sample(rows, args.limit, args.seed)
+    items = bench.items(rows, seed=args.seed)
+    task = load_task(settings, args.skill)
+    if args.models:
+        candidates = parse_candidates(args.models, task, settings.default_model)
+    elif task.model:
+        candidates = [Candidate(task.model + ("+adapter" if task.adapter else ""), task.model, task.adapter)]
+    else:
+        raise SkillError(f"skill '{args.skill}' runs no model", "benchmarks measure model-backed skills")
+    for c in candidates:
+        settings.model(c.model)  # unknown names fail before anything loads
+    run = run_benchmark(settings, bench, items, candidates, skill=args.skill, raw=args.raw, seed=args.seed,
+                        file=str(path), progress=not args.json)
+    stored = None if args.no_store else store_run(settings, run)
+    chart = Path(args.chart) if args.chart else settings.data_dir / "eval" / "bench" / f"{args.skill}-{bench.name}.svg"
+    chart.parent.mkdir(parents=True, exist_ok=True)
+    chart.write_text(scatter_svg(f"{args.skill} on {bench.name}: {bench.metric} vs speed ({len(items)} items)",
+                                 chart_points(run), "items per second (higher is cheaper)", bench.metric), encoding="utf-8")
+    if args.json:
+        print_json(run.as_dict() | {"chart": str(chart), "stored": [str(p) for p in stored] if stored else None})
+    else:
+        print(format_run(run))
+        print(f"chart: {chart}")
+        if stored:
+            print(f"results: {stored[0]} (every reply: {stored[1]})")
+    return 0 if run.winner() is not None else 1

@@ -30,17 +30,32 @@ def cmd_list(args: argparse.Namespace) -> int:
     settings = settings_from(args)
     registry = load_skills(settings)
     skills = registry.all()
+    scores = {s.name: _bench_score(settings, s.name, registry.info(s).model, s.adapter_path(settings)) for s in skills}
     if args.json:
-        print_json([{**registry.info(s).__dict__, "source": s.source, "origin": s.origin} for s in skills])
+        print_json([{**registry.info(s).__dict__, "source": s.source, "origin": s.origin, "bench": scores[s.name]}
+                    for s in skills])
         return 0
-    print(f"{'SKILL':<14} {'STATUS':<9} {'MODEL':<22} {'EXAMPLES':>8}  SOURCE")
+    print(f"{'SKILL':<14} {'STATUS':<9} {'MODEL':<22} {'EXAMPLES':>8}  {'LAST BENCH':<34} SOURCE")
     for s in skills:
         info = registry.info(s)
-        print(f"{s.name:<14} {s.status:<9} {info.model or '-':<22} {info.examples:>8}  {s.source}")
+        bench = scores[s.name]
+        shown = f"{bench['bench']} {bench['metric']} {bench['value'] * 100:.1f} (n={bench['n']})" if bench else "-"
+        print(f"{s.name:<14} {s.status:<9} {info.model or '-':<22} {info.examples:>8}  {shown:<34} {s.source}")
     broken = [s for s in skills if s.status != "ok"]
     for s in broken:
         print(f"\n{s.name} ({s.status}): {s.error}")
     return 0
+
+
+def _bench_score(settings, skill: str, model: str | None, adapter) -> dict | None:
+    """The newest stored bench score of ``skill`` on the model (and adapter) it runs on now."""
+    from assistant.bench.report import last_scores
+
+    if model is None:
+        return None
+    label = f"{model}+adapter" if adapter else model
+    mine = [v for v in last_scores(settings, skill).values() if v["model"] == label]
+    return max(mine, key=lambda v: v.get("started") or "") if mine else None
 
 
 def cmd_new(args: argparse.Namespace) -> int:

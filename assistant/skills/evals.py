@@ -117,3 +117,37 @@ def passes(item: EvalItem, output: str) -> tuple[bool, str]:
     words = set(str(want).lower().split())
     share = len(words & set(output.lower().split())) / max(1, len(words))
     return share >= 0.5 or match_label(output, [want]) is not None, f"overlap {share:.2f}"
+
+
+def run_items(registry: Any, skill: Any, items: list[EvalItem], models: Any = None) -> list[tuple[EvalItem, str, bool, str]]:
+    """Each item through ``skill``'s own handler (its ``now``, ``settings`` and ``files`` applied).
+
+    Returns (item, output, passed, reason) per item; a skill error counts as a failed item.
+    """
+    import tempfile
+
+    from assistant.errors import AssistantError
+
+    out = []
+    for item in items:
+        with tempfile.TemporaryDirectory(prefix="assistant-eval-") as folder:
+            attachments = []
+            for name, content in (item.data.get("files") or {}).items():
+                path = Path(folder) / Path(name).name
+                path.write_text(str(content), encoding="utf-8")
+                attachments.append(path)
+            extra: dict[str, Any] = {}
+            if "now" in item.data:
+                moment = datetime.fromisoformat(item.data["now"])
+                extra["clock"] = lambda moment=moment: moment
+            ctx = registry.context(skill, text=item.input, attachments=attachments, models=models, **extra)
+            if item.data.get("settings"):
+                ctx.settings = {**ctx.settings, **item.data["settings"]}
+            try:
+                output = "".join(p for p in registry.run(skill, ctx) if isinstance(p, str))
+            except AssistantError as exc:
+                out.append((item, "", False, exc.message))
+                continue
+        ok, why = passes(item, output)
+        out.append((item, output, ok, "" if ok else why))
+    return out

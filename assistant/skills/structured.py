@@ -164,16 +164,21 @@ def _is_label(schema: dict[str, Any]) -> bool:
 
 
 def match_label(text: str, labels: list[Any]) -> str | None:
-    """The label a short answer names (case, quotes and punctuation ignored), or ``None``."""
-    words = re.findall(r"[\w-]+", text.lower())
+    """The label a short answer names (case, quotes and punctuation ignored), or ``None``.
+
+    The whole answer is tried first, then each label as a whole phrase inside it (so labels
+    like "Sci/Tech" or "not spam" work); when several appear, the earliest wins.
+    """
     wanted = {str(label).lower(): str(label) for label in labels}
-    joined = " ".join(words)
-    if joined in wanted:
-        return wanted[joined]
-    for word in words:
-        if word in wanted:
-            return wanted[word]
-    return None
+    clean = " ".join(text.lower().split()).strip(" \t\"'`*.,;:!()[]{}")
+    if clean in wanted:
+        return wanted[clean]
+    found = []
+    for key, label in wanted.items():
+        m = re.search(rf"(?<![\w/-]){re.escape(key)}(?![\w/-])", clean)
+        if m:
+            found.append((m.start(), -len(key), label))
+    return min(found)[2] if found else None
 
 
 def _generate_label(generate: Any, messages: list[ChatMessage], labels: list[Any], *, skill: str, **gen: Any) -> str:

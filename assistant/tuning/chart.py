@@ -29,8 +29,15 @@ def _nice_max(value: float) -> float:
 
 def render_svg(run: EvalRun) -> str:
     """The chart of ``run`` as SVG text."""
-    reports = [r for r in run.reports if not r.error]
-    x_max = _nice_max(max((r.throughput_tok_s for r in reports), default=1.0) * 1.1)
+    points = [{"label": f"{r.label} ({r.accuracy * 100:.0f}%, {r.peak_rss_mb:.0f} MB)", "x": r.throughput_tok_s,
+               "y": r.accuracy} for r in run.reports if not r.error]
+    return scatter_svg(f"{run.skill}: accuracy vs speed ({run.items} eval items)", points,
+                       "throughput, tokens/s (prompt + answer; higher is cheaper)", "accuracy")
+
+
+def scatter_svg(title: str, points: list[dict], x_label: str, y_label: str) -> str:
+    """A scatter of ``points`` ({label, x, y in 0..1, optional low/high interval}) as SVG text."""
+    x_max = _nice_max(max((p["x"] for p in points), default=1.0) * 1.1)
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
 
     def px(x: float) -> float:
@@ -42,8 +49,7 @@ def render_svg(run: EvalRun) -> str:
     out = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{HEIGHT}" viewBox="0 0 {WIDTH} {HEIGHT}" font-family="sans-serif" font-size="12">',
         f'<rect width="{WIDTH}" height="{HEIGHT}" fill="white"/>',
-        f'<text x="{WIDTH / 2}" y="24" text-anchor="middle" font-size="16" font-weight="bold">'
-        f"{escape(run.skill)}: accuracy vs speed ({run.items} eval items)</text>",
+        f'<text x="{WIDTH / 2}" y="24" text-anchor="middle" font-size="16" font-weight="bold">{escape(title)}</text>',
     ]
     for i in range(6):  # horizontal grid every 20 %
         acc = i / 5
@@ -52,19 +58,20 @@ def render_svg(run: EvalRun) -> str:
     for i in range(6):
         x = x_max * i / 5
         out.append(f'<line x1="{px(x):.1f}" y1="{TOP}" x2="{px(x):.1f}" y2="{TOP + plot_h}" stroke="#eee"/>')
-        out.append(f'<text x="{px(x):.1f}" y="{TOP + plot_h + 18}" text-anchor="middle">{x:.0f}</text>')
+        out.append(f'<text x="{px(x):.1f}" y="{TOP + plot_h + 18}" text-anchor="middle">{x:.{0 if x_max >= 10 else 1}f}</text>')
     out.append(f'<rect x="{LEFT}" y="{TOP}" width="{plot_w}" height="{plot_h}" fill="none" stroke="#333"/>')
-    out.append(f'<text x="{LEFT + plot_w / 2}" y="{HEIGHT - 16}" text-anchor="middle">'
-               "throughput, tokens/s (prompt + answer; higher is cheaper)</text>")
-    out.append(f'<text transform="translate(18 {TOP + plot_h / 2}) rotate(-90)" text-anchor="middle">accuracy</text>')
-    for i, r in enumerate(reports):
+    out.append(f'<text x="{LEFT + plot_w / 2}" y="{HEIGHT - 16}" text-anchor="middle">{escape(x_label)}</text>')
+    out.append(f'<text transform="translate(18 {TOP + plot_h / 2}) rotate(-90)" text-anchor="middle">{escape(y_label)}</text>')
+    for i, p in enumerate(points):
         color = COLORS[i % len(COLORS)]
-        x, y = px(r.throughput_tok_s), py(r.accuracy)
+        x, y = px(p["x"]), py(p["y"])
+        if p.get("low") is not None and p.get("high") is not None:
+            out.append(f'<line x1="{x:.1f}" y1="{py(p["low"]):.1f}" x2="{x:.1f}" y2="{py(p["high"]):.1f}" stroke="{color}" stroke-width="2"/>')
         anchor = "end" if x > LEFT + plot_w * 0.7 else "start"
         dx = -10 if anchor == "end" else 10
-        label = f"{r.label} ({r.accuracy * 100:.0f}%, {r.peak_rss_mb:.0f} MB)"
-        out.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="7" fill="{color}" fill-opacity="0.85"><title>{escape(label)}</title></circle>')
-        out.append(f'<text x="{x + dx:.1f}" y="{y - 10:.1f}" text-anchor="{anchor}" fill="{color}">{escape(label)}</text>')
+        label = escape(p["label"])
+        out.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="7" fill="{color}" fill-opacity="0.85"><title>{label}</title></circle>')
+        out.append(f'<text x="{x + dx:.1f}" y="{y - 10:.1f}" text-anchor="{anchor}" fill="{color}">{label}</text>')
     out.append("</svg>")
     return "\n".join(out) + "\n"
 

@@ -23,29 +23,57 @@ TASKS = {
     "sentiment": ["positive", "negative", "neutral"],
     "topic": ["work", "personal", "finance", "health", "technology", "travel", "shopping", "sports", "politics", "other"],
 }
-_LABELS = re.compile(r"\b(?:labels?|categories|classes|as one of|into|as either|as)\s*:?\s+((?:[\w-]+\s*(?:,|\bor\b|/)\s*)+[\w-]+)", re.I)
+_CUE = re.compile(r"\b(?:labels?|categories|category|classes|topics|options|one of|either|into|as|best)\b\s*:?\s*", re.I)
+_LEAD = re.compile(r"(?:(?:one of|either)\s+)?(?:(?:these|the following)\s+)?(?:(?:labels|categories|classes|topics|options)\s*)?:?\s*", re.I)
+_END = re.compile(r"\s*(?::|\?|\n|\.(?=\s|$))")
 _COLUMN = re.compile(r"\b(?:column|field)\s+[\"']?([\w -]+?)[\"']?(?=\s+(?:of|in|from)\b|[,.;]|$)", re.I)
 _BODY = re.compile(r"^.*?(?::|\btext\b\s*[-:]?)\s*(.+)$", re.S)
+_TEXT_LABEL = re.compile(r"^\s*(?:text|input|message|tweet|article)\s*:\s*", re.I)
+
+
+def _split_labels(segment: str) -> list[str] | None:
+    """'A, B or C' / 'A/B, C and D' -> labels; None unless it reads as a short list of 2+ labels."""
+    parts = [p.strip(" \t'\"`*") for p in re.split(r"\s*,\s*(?:(?:or|and)\s+)?|\s+or\s+", segment.strip())]
+    if len(parts) < 2 and " and " in segment:
+        parts = [p.strip() for p in segment.split(" and ")]
+    labels = [p for p in parts if p]
+    if len(labels) < 2 or any(len(p.split()) > 3 or len(p) > 40 for p in labels):
+        return None
+    return list(dict.fromkeys(labels))
+
+
+def read_request(text: str) -> tuple[str, list[str] | None, str]:
+    """(task, labels, the text to classify) from the request.
+
+    Labels are a list the user wrote after a cue ('as', 'into', 'one of', 'labels:'...), kept as
+    written ('Sci/Tech' stays one label); without one, the task is language, topic or sentiment.
+    The text is what follows the label list (or the first colon / line), ``""`` if nothing does.
+    ``labels`` is ``None`` for language detection (free answer).
+    """
+    head, newline, rest = text.partition("\n")
+    for cue in _CUE.finditer(head):
+        start = cue.end()
+        lead = _LEAD.match(head, start)
+        start = lead.end() if lead else start
+        stop = _END.search(head, start)
+        segment = head[start:stop.start()] if stop else head[start:]
+        labels = _split_labels(segment)
+        if labels:
+            after = (head[stop.end():] if stop else "") + (newline + rest if newline else "")
+            return "labels", labels, _TEXT_LABEL.sub("", after.strip()).strip()
+    low = head.lower()
+    task, labels = ("language", None) if "language" in low else (
+        ("topic", TASKS["topic"]) if "topic" in low or "category" in low else ("sentiment", TASKS["sentiment"]))
+    if newline and ":" not in head:
+        return task, labels, _TEXT_LABEL.sub("", rest.strip())
+    m = _BODY.match(text)
+    return task, labels, _TEXT_LABEL.sub("", m[1].strip()) if m else text.strip()
 
 
 def parse_task(text: str) -> tuple[str, list[str] | None]:
     """(task name, labels) from the request; labels ``None`` means free text (language)."""
-    low = text.lower()
-    m = _LABELS.search(text)
-    if m:
-        labels = [w.strip().lower() for w in re.split(r",|\bor\b|/", m[1]) if w.strip()]
-        if len(labels) >= 2:
-            return "labels", list(dict.fromkeys(labels))
-    if "language" in low:
-        return "language", None
-    if "topic" in low or "category" in low:
-        return "topic", TASKS["topic"]
-    return "sentiment", TASKS["sentiment"]
-
-
-def _text_of(ctx) -> str:
-    m = _BODY.match(ctx.text)
-    return m[1].strip() if m else ctx.text.strip()
+    task, labels, _ = read_request(text)
+    return task, labels
 
 
 def classify_one(ctx, text: str, task: str, labels: list[str] | None) -> str:
@@ -54,10 +82,17 @@ def classify_one(ctx, text: str, task: str, labels: list[str] | None) -> str:
         schema: dict[str, Any] = {"type": "object", "properties": {"language": {"type": "string", "maxLength": 30}},
                                   "required": ["language"], "additionalProperties": False}
         instruction = "Name the language the text is written in, in English (e.g. French)."
+        user = text[:4000]
     else:
+        # The label set is stated before and after the text: small models otherwise drift to
+        # whichever label they saw last or to one they like (chosen on AG News *train*, see
+        # docs/model-selection.md).
         schema = {"type": "string", "enum": labels}
-        instruction = f"Classify the {task if task != 'labels' else 'text'}. Answer with exactly one of: {', '.join(labels)}."
-    messages = [ChatMessage("system", f"{ctx.prompt}\n{instruction}"), ChatMessage("user", text[:4000])]
+        listed = ", ".join(labels)
+        what = "text" if task == "labels" else f"{task} of the text"
+        instruction = f"Choose the label that best describes the {what}. Labels: {listed}."
+        user = f"{text[:4000]}\n\nLabel (one of {listed}):"
+    messages = [ChatMessage("system", f"{ctx.prompt}\n{instruction}"), ChatMessage("user", user)]
     value = generate_structured(ctx.generate, messages, schema, skill=ctx.skill_name, max_tokens=16)
     return value if isinstance(value, str) else str(value["language"]).strip().capitalize()
 
@@ -111,12 +146,11 @@ def _classify_file(ctx, path: Path, task: str, labels: list[str] | None) -> Iter
 
 
 def respond(ctx) -> Iterator[str | Progress]:
-    task, labels = parse_task(ctx.text)
+    task, labels, text = read_request(ctx.text)
     files = list(ctx.attachments) or mentioned_paths(ctx.text)
     if files:
         yield from _classify_file(ctx, ctx.tools.check_read(files[0]), task, labels)
         return
-    text = _text_of(ctx)
     if not text:
         yield "What should I classify? Write it after a colon, e.g. 'sentiment: the food was great'."
         return

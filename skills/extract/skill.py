@@ -25,9 +25,10 @@ from assistant.skills.tools import mentioned_paths
 FORMATS = {"json": ".json", "csv": ".csv", "markdown": ".md"}
 KNOWN_LABELS = {"sentiment": ["positive", "negative", "neutral"]}
 _FORMAT = re.compile(r"\b(?:as|to|into|in)\s+(?:a\s+)?(json|csv|markdown|md|table)\b", re.I)
-_FIELDS = re.compile(r"\b(?:fields?|columns?|keys?|extract|get|pull out)\s*:?\s+(.+?)(?=\s+(?:from|in|of|as|into|to|and add|adding|plus|with inferred)\b|[.;]|$)", re.I)
+_FIELDS = re.compile(r"\b(?:fields?|columns?|keys?|extract|get|pull out)\s*:?\s+(.+?)(?=\s+(?:from|in|of|as|into|to|and add|adding|plus|with inferred)\b|[.;:]|$)", re.I)
 _INFER = re.compile(r"\b(?:add(?:ing)?|infer(?:ring)?|annotate(?: \w+)? with|plus|with inferred)\s+(?:an?\s+|the\s+)?(.+?)(?=\s+(?:for each|per|to each|as|into|from)\b|[.;]|$)", re.I)
-_STOP = {"the", "a", "an", "all", "every", "each", "record", "records", "row", "rows", "data", "information", "info"}
+_STOP = {"the", "a", "an", "all", "every", "each", "record", "records", "row", "rows", "data", "information", "info",
+         "fields", "field", "following", "values"}
 
 
 def _names(text: str) -> list[str]:

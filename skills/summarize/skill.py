@@ -8,6 +8,7 @@ progress), then the partial summaries are combined (reduce), recursively if they
 from __future__ import annotations
 
 import re
+import string
 from typing import Iterator
 
 from assistant.backends.base import ChatMessage
@@ -18,6 +19,31 @@ from assistant.skills.files import read_text
 _COMMAND = re.compile(r"^\s*(?:please\s+)?(?:summari[sz]e|summary of|sum up|tl;?dr|give me (?:a|the) (?:summary|gist) of|condense)"
                       r"(?:\s+(?:this|the following|that|it|text|article|file|document))*\s*:?\s*", re.I)
 MAX_DEPTH = 3
+_NUMBERS = {"one": 1, "a": 1, "single": 1, "two": 2, "three": 3, "four": 4, "five": 5, "a couple of": 2, "a few": 3}
+_SENTENCES = re.compile(r"\b(?:in\s+)?(?:(\d+|one|a|single|two|three|four|five|a couple of|a few)(?:\s+or\s+(\d+|two|three|four|five))?)"
+                        r"[\s-]+sentences?\b", re.I)
+_WORDS = re.compile(r"\b(?:in\s+)?(?:under|at most|less than|fewer than|about|around|max(?:imum)?)?\s*(\d+)\s+words?\b", re.I)
+_BRIEF = re.compile(r"\b(?:brief(?:ly)?|short|tl;?dr|one[- ]liner|gist|headline)\b", re.I)
+
+
+def _count(word: str) -> int:
+    return int(word) if word.isdigit() else _NUMBERS[word.lower()]
+
+
+def requested_length(instruction: str) -> tuple[str, int] | None:
+    """(how long, in words for the prompt; reply token budget) when the request asks for a length."""
+    m = _SENTENCES.search(instruction)
+    if m:
+        low = _count(m[1])
+        high = _count(m[2]) if m[2] else low
+        phrase = "in one sentence" if high == 1 else (f"in {low} or {high} sentences" if high != low else f"in {low} sentences")
+        return phrase, 48 * high + 32
+    m = _WORDS.search(instruction)
+    if m:
+        return f"in at most {int(m[1])} words", int(m[1]) * 2 + 16
+    if _BRIEF.search(instruction):
+        return "in one or two sentences", 128
+    return None
 
 
 def _source(ctx) -> tuple[str, str]:
@@ -30,6 +56,9 @@ def _source(ctx) -> tuple[str, str]:
     if files:
         path = ctx.tools.check_read(files[0]) if ctx.tools is not None else files[0]
         return read_text(path), path.name
+    head, colon, rest = ctx.text.partition(":")
+    if colon and len(head.split()) <= 20 and "\n" not in head.strip() and len(rest.split()) >= 8:
+        return rest.strip(), "the text"  # "summarize this dialogue in one sentence: <text>"
     body = _COMMAND.sub("", ctx.text, count=1).strip()
     if len(body.split()) >= 8:
         return body, "the text"
@@ -71,4 +100,16 @@ def respond(ctx) -> Iterator[str | Progress]:
         yield Progress(f"combining {len(parts)} partial summaries", 1.0)
         joined = "\n\n".join(parts)
         chunks = [joined] if depth >= MAX_DEPTH else chunk_text(joined, _budget(ctx, reduce_prompt, part_tokens), ctx.count_tokens)
+    length = requested_length(_instruction(ctx.text))
+    if length is not None:
+        phrase, tokens = length
+        final = string.Template(ctx.read_prompt("summarize_length.txt")).safe_substitute(length=phrase)
+        yield from ctx.generate([ChatMessage("system", final), ChatMessage("user", chunks[0])], max_tokens=tokens)
+        return
     yield from ctx.generate([ChatMessage("system", reduce_prompt), ChatMessage("user", chunks[0])])
+
+
+def _instruction(text: str) -> str:
+    """The request's own words, without the text to summarize (before the first colon or line)."""
+    head = re.split(r":|\n", text, maxsplit=1)[0]
+    return head if len(head.split()) <= 20 else ""
