@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from assistant.router.head import LR_WEIGHT, fit_head
+from assistant.router.head import LR_WEIGHT, Negatives, fit_head
 
 # Used only when there is nothing to calibrate on (one route with one example): the score of
 # a request whose nearest example has cosine similarity 0.5 and whose classifier is certain.
@@ -90,13 +90,15 @@ def best_threshold(
 
 def leave_routes_out(
     x: np.ndarray, y: np.ndarray, classes: list[str], texts: list[str], folds: int = 5, seed: int = 0,
-    reject: int | None = None,
+    reject: int | None = None, negatives: "Negatives | None" = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Cross-validated scores: (in-scope scores, in-scope correct, pseudo out-of-scope scores).
 
     Each fold holds out a group of routes entirely (their examples act as out-of-scope) and a
-    ``1/folds`` slice of every other route's examples (in-scope). ``reject`` (the negatives
-    class) is never held out as a route; its examples count as out-of-scope when sliced.
+    ``1/folds`` slice of every other route's examples (in-scope). ``reject`` (the fallback
+    examples' class) is never held out as a route; its examples count as out-of-scope when sliced.
+    The skills' ``negatives`` are in every fold's head (they lower only their own skill, so
+    those of a held-out route change nothing) and are not scored: their right route is unknown.
     """
     rng = np.random.default_rng(seed)
     routes = np.array([c for c in range(len(classes)) if c != reject])
@@ -114,7 +116,7 @@ def leave_routes_out(
         if len(np.unique(y[train])) < 1 or not train.any():
             continue
         head = fit_head(x[train], y[train], classes, [texts[i] for i in np.flatnonzero(train)],
-                        has_reject=reject is not None)
+                        has_reject=reject is not None, negatives=negatives)
         for mask, is_oos in ((held_slice, False), (held_route, True)):
             if not mask.any():
                 continue

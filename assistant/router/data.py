@@ -70,7 +70,7 @@ def _parse_line(path: Path, number: int, line: str) -> Example:
 
 
 def routes_from_examples(examples: list[Example]) -> list[RouteSpec]:
-    """One route per in-scope label; ``oos`` training lines become shared negatives.
+    """One route per in-scope label; ``oos`` training lines become fallback examples.
 
     Routes keep first-seen label order so results do not depend on hash seeds.
     """
@@ -83,10 +83,10 @@ def routes_from_examples(examples: list[Example]) -> list[RouteSpec]:
             by_label[ex.label].append(ex.text)
     routes = [RouteSpec(name, texts) for name, texts in by_label.items()]
     if negatives and routes:
-        # The router pools negatives of every route into one reject class; attaching them
-        # to the first route is enough.
+        # The router pools every route's fallback examples into one reject class;
+        # attaching them to the first route is enough.
         first = routes[0]
-        routes[0] = RouteSpec(first.name, first.examples, negatives)
+        routes[0] = RouteSpec(first.name, first.examples, fallback_examples=negatives)
     return routes
 
 

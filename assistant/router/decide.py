@@ -8,7 +8,7 @@ import numpy as np
 
 from assistant.router.calibration import Calibration
 from assistant.router.followup import looks_like_followup, recent_user_turns
-from assistant.router.head import Head
+from assistant.router.head import Head, OneScore
 from assistant.router.types import RouteChoice
 
 if TYPE_CHECKING:
@@ -23,9 +23,34 @@ def no_routes(threshold: float) -> RouteChoice:
     return RouteChoice(None, 0.0, None, None, None, threshold, "no skill has routing examples; falling back")
 
 
+def _pushed_note(head: Head, one: OneScore, best_score: float, th: float) -> str:
+    """Why a skill that would have scored higher was lowered by its negatives ("" when none mattered).
+
+    Named only when it changed something: without the negative it would have beaten the
+    winner or cleared the threshold.
+    """
+    notes = []
+    for c, p in sorted(one.pushed.items(), key=lambda item: -item[1].before):
+        if p.before < best_score and p.before < th:
+            continue
+        notes.append(
+            f"'{head.classes[c]}' was lowered from {p.before:.2f} to {p.after:.2f}: the request is closer "
+            f"to its negative example '{p.negative}' ({p.negative_sim:.2f}) than to its own examples "
+            f"({p.example_sim:.2f})"
+        )
+        if len(notes) == 2:
+            break
+    return "; ".join(notes)
+
+
 def choose(head: Head, vec: np.ndarray, text: str, cal: Calibration, reject: str) -> RouteChoice:
-    """Score one request (``text``, embedded as ``vec``) and accept the winner if it clears the threshold."""
-    scores, nearest_class, nearest_sim = head.score_one(vec, text)
+    """Score one request (``text``, embedded as ``vec``) and accept the winner if it clears the threshold.
+
+    A skill's negatives have already lowered that skill's score (:meth:`Head.score_one_explained`);
+    only the global reject class (corrections to the fallback, out-of-scope lines) vetoes.
+    """
+    one = head.score_one_explained(vec, text)
+    scores, nearest_class, nearest_sim = one.scores, one.nearest_class, one.nearest_sim
     order = np.argsort(-scores)
     ranked = [(head.classes[i], float(scores[i])) for i in order]
     top = ranked[0]
@@ -37,7 +62,7 @@ def choose(head: Head, vec: np.ndarray, text: str, cal: Calibration, reject: str
     common = dict(runner_up=runner[0], runner_up_score=runner[1], margin=margin, threshold=th,
                   candidates=routes[:TOP_N], best=best)
     nearest = head.classes[nearest_class] if nearest_class >= 0 else reject
-    if nearest_sim >= KNOWN_EXAMPLE_SIM and nearest != reject:
+    if nearest_sim >= KNOWN_EXAMPLE_SIM and nearest != reject and nearest_class not in one.pushed:
         # The request all but repeats a known example (or a saved correction) of a route.
         name, sim = nearest, nearest_sim
         score = dict(routes).get(name, best_score)
@@ -46,14 +71,17 @@ def choose(head: Head, vec: np.ndarray, text: str, cal: Calibration, reject: str
             name, score, other[0], other[1], score - other[1] if other[1] is not None else None, th,
             f"matches a known example of '{name}' (similarity {sim:.2f})", routes[:TOP_N], best=name,
         )
+    pushed = _pushed_note(head, one, best_score, th)
+    tail = f"; {pushed}" if pushed else ""
     if top[0] == reject:
-        why = f"closest to the examples a skill marked as not its own (score {top[1]:.2f}); falling back"
+        why = (f"closest to requests marked for general chat (corrections or out-of-scope examples, "
+               f"score {top[1]:.2f}){tail}; falling back")
         return RouteChoice(None, best_score, reason=why, **common)
     if best_score < th:
-        why = f"best match '{best}' scored {best_score:.2f}, below the threshold {th:.2f}; falling back"
+        why = f"best match '{best}' scored {best_score:.2f}, below the threshold {th:.2f}{tail}; falling back"
         return RouteChoice(None, best_score, reason=why, **common)
     gap = f"{margin:.2f} ahead of '{runner[0]}'" if margin is not None else "the only skill"
-    why = f"'{best}' scored {best_score:.2f} (threshold {th:.2f}), {gap}"
+    why = f"'{best}' scored {best_score:.2f} (threshold {th:.2f}), {gap}{tail}"
     return RouteChoice(best, best_score, reason=why, **common)
 
 

@@ -6,6 +6,11 @@ training examples is the better out-of-scope signal (a request far from every ex
 every route is probably not for any of them). The score of a route is a blend of both, so one
 threshold on it trades in-scope accuracy against out-of-scope recall.
 
+A skill's negative examples (requests that look like its own but are not) only lower that
+skill's score: when a request is closer to one of them than to any of the skill's examples,
+the skill's kNN similarity is lowered by the difference (see :meth:`Head.negative_penalty`).
+They are not a class of the classifier, so they never take score from another skill.
+
 Only numpy runs at query time; scikit-learn is used to fit and imported lazily. Parameters
 are plain arrays so they can be cached with ``np.save`` (no pickle).
 """
@@ -46,6 +51,40 @@ def _top_k_mean(grid: np.ndarray, counts: np.ndarray) -> np.ndarray:
     return np.take_along_axis(csum, np.broadcast_to(kc - 1, csum.shape[:-1])[..., None], axis=-1)[..., 0] / kc
 
 
+@dataclass(frozen=True)
+class Negatives:
+    """Skills' negative examples: unit vectors ``x``, the class index each belongs to, texts."""
+
+    x: np.ndarray
+    owner: np.ndarray
+    texts: list[str]
+
+    @classmethod
+    def empty(cls, dim: int) -> "Negatives":
+        return cls(np.zeros((0, dim), np.float32), np.zeros(0, np.int64), [])
+
+
+@dataclass(frozen=True)
+class Pushed:
+    """A class lowered by one of its negatives: scores before/after, and the evidence."""
+
+    before: float
+    after: float
+    negative: str  # the nearest negative's text
+    negative_sim: float  # the request's cosine to it
+    example_sim: float  # the request's cosine to the class's nearest own example
+
+
+@dataclass(frozen=True)
+class OneScore:
+    """One request's scores (one per class), its nearest example, and the classes its negatives lowered."""
+
+    scores: np.ndarray
+    nearest_class: int
+    nearest_sim: float
+    pushed: dict[int, Pushed]
+
+
 @dataclass
 class Head:
     """Fitted parameters. ``classes`` includes a reject class when ``has_reject``."""
@@ -59,10 +98,39 @@ class Head:
     # Word features: vocabulary and the classifier's weights over it, (n_classes, vocab).
     lexicon: Lexicon = field(default_factory=lambda: Lexicon([], np.zeros(0)))
     lex_weights: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.float32))
+    # Per-skill negatives: unit vectors, the class each pushes away from, and their texts.
+    neg_examples: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.float32))
+    neg_class: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    neg_texts: list[str] = field(default_factory=list)
 
     @property
     def n_classes(self) -> int:
         return len(self.classes)
+
+    def negative_penalty(self, q: np.ndarray, nearest_pos: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """How far each class's negatives pull it down, for queries ``q`` ``(n, dim)``.
+
+        ``nearest_pos`` ``(n, n_classes)`` is each class's nearest-example similarity. Returns
+        ``(penalty, nearest_neg, nearest_neg_index)``, each ``(n, n_classes)``: the penalty is
+        ``max(0, nearest negative - nearest example)`` (0 for a class without negatives),
+        subtracted from the class's kNN similarity; ``nearest_neg_index`` indexes
+        :attr:`neg_texts` (-1 where the class has none).
+        """
+        n = q.shape[0]
+        penalty = np.zeros((n, self.n_classes), dtype=np.float32)
+        nearest = np.full((n, self.n_classes), -np.inf, dtype=np.float32)
+        where = np.full((n, self.n_classes), -1, dtype=np.int64)
+        if len(self.neg_class) == 0:
+            return penalty, nearest, where
+        sims = q @ self.neg_examples.T
+        for c in np.unique(self.neg_class):
+            cols = np.flatnonzero(self.neg_class == c)
+            best = np.argmax(sims[:, cols], axis=1)
+            nearest[:, c] = sims[np.arange(n), cols[best]]
+            where[:, c] = cols[best]
+        has = np.isfinite(nearest) & np.isfinite(nearest_pos)
+        penalty[has] = np.maximum(0.0, nearest[has] - nearest_pos[has])
+        return penalty, nearest, where
 
     def lr_proba(self, q: np.ndarray, texts: Sequence[str]) -> np.ndarray:
         """Softmax of the logistic-regression logits, shape ``(n_queries, n_classes)``."""
@@ -80,21 +148,33 @@ class Head:
 
         Vectorised over classes (a Python loop over 150 classes cost more than the maths):
         each class's examples are gathered into one padded row, so one partition picks
-        every class's top k at once.
+        every class's top k at once. A class's negatives lower it (:meth:`negative_penalty`).
         """
         index, valid, counts = self._layout()
         out = np.full((q.shape[0], self.n_classes), -1.0, dtype=np.float32)
         if index.shape[1] == 0:
             return out
         has = counts > 0
+        with_neg = len(self.neg_class) > 0
+        nearest = np.full(out.shape, -np.inf, dtype=np.float32) if with_neg else None
         for start in range(0, q.shape[0], 256):  # bounded memory for large batches
             sims = q[start : start + 256] @ self.examples.T
             grouped = np.where(valid[has], sims[:, index[has]], -np.inf)
             out[start : start + 256, has] = _top_k_mean(grouped, counts[has])
+            if with_neg:
+                nearest[start : start + 256, has] = grouped.max(axis=-1)
+        if with_neg:
+            penalty = self.negative_penalty(q, nearest)[0]
+            out = np.maximum(out - penalty, -1.0)
         return out
 
     def score_one(self, vec: np.ndarray, text: str) -> tuple[np.ndarray, int, float]:
-        """Scores of one request, plus the class and similarity of its nearest example.
+        """Scores of one request, plus the class and similarity of its nearest example."""
+        one = self.score_one_explained(vec, text)
+        return one.scores, one.nearest_class, one.nearest_sim
+
+    def score_one_explained(self, vec: np.ndarray, text: str) -> "OneScore":
+        """Scores of one request with what went into them (see :class:`OneScore`).
 
         With many examples, only the :data:`SHORTLIST` classes the classifier ranks highest
         get the kNN part (one pass over every stored example costs more than the rest of
@@ -110,6 +190,7 @@ class Head:
             classes = np.arange(self.n_classes)
         classes = classes[counts[classes] > 0]
         sim = np.full(self.n_classes, -1.0, dtype=np.float32)
+        nearest_pos = np.full(self.n_classes, -np.inf, dtype=np.float32)
         nearest_class, nearest_sim = -1, -1.0
         if len(classes):
             # Each class's similarities in one padded row (-inf past its examples), so the
@@ -122,8 +203,16 @@ class Head:
             grid = np.full(mask.shape, -np.inf, dtype=np.float32)
             grid[mask] = sims
             sim[classes] = _top_k_mean(grid, counts[classes])
-        scores = LR_WEIGHT * p + (1.0 - LR_WEIGHT) * (sim + 1.0) / 2.0
-        return scores, nearest_class, nearest_sim
+            nearest_pos[classes] = grid.max(axis=-1)
+        penalty, neg_sim, neg_index = (a[0] for a in self.negative_penalty(q, nearest_pos[None, :]))
+        unpenalised = LR_WEIGHT * p + (1.0 - LR_WEIGHT) * (sim + 1.0) / 2.0
+        scores = LR_WEIGHT * p + (1.0 - LR_WEIGHT) * (np.maximum(sim - penalty, -1.0) + 1.0) / 2.0
+        pushed = {
+            int(c): Pushed(float(unpenalised[c]), float(scores[c]), self.neg_texts[int(neg_index[c])],
+                           float(neg_sim[c]), float(nearest_pos[c]))
+            for c in np.flatnonzero(penalty > 0)
+        }
+        return OneScore(scores, nearest_class, nearest_sim, pushed)
 
     def _layout(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(index, valid, counts): each class's example rows, padded to the largest class."""
@@ -167,6 +256,9 @@ class Head:
             "lex_vocab": np.array(self.lexicon.vocab, dtype=str),
             "lex_idf": self.lexicon.idf,
             "lex_weights": self.lex_weights,
+            "neg_examples": self.neg_examples,
+            "neg_class": self.neg_class,
+            "neg_texts": np.array(self.neg_texts, dtype=str),
         }
 
     @classmethod
@@ -180,12 +272,18 @@ class Head:
             has_reject=bool(arrays["has_reject"][0]),
             lexicon=Lexicon([str(t) for t in arrays["lex_vocab"]], arrays["lex_idf"]),
             lex_weights=arrays["lex_weights"].astype(np.float32),
+            neg_examples=arrays["neg_examples"].astype(np.float32),
+            neg_class=arrays["neg_class"].astype(np.int64),
+            neg_texts=[str(t) for t in arrays["neg_texts"]],
         )
 
 
 def fit_head(x: np.ndarray, y: np.ndarray, classes: list[str], texts: Sequence[str],
-             has_reject: bool = False) -> Head:
-    """Fit the head on unit vectors ``x`` of ``texts`` with integer labels ``y`` indexing ``classes``."""
+             has_reject: bool = False, negatives: "Negatives | None" = None) -> Head:
+    """Fit the head on unit vectors ``x`` of ``texts`` with integer labels ``y`` indexing ``classes``.
+
+    ``negatives``: the skills' negative examples, kept for scoring only (not classifier classes).
+    """
     order = np.argsort(np.asarray(y, dtype=np.int64), kind="stable")
     x = np.asarray(x, dtype=np.float32)[order]
     y = np.asarray(y, dtype=np.int64)[order]
@@ -214,4 +312,7 @@ def fit_head(x: np.ndarray, y: np.ndarray, classes: list[str], texts: Sequence[s
         # Classes absent from the training set can never win.
         bias[:] = -1e4
         bias[present] = icpt
-    return Head(classes, weights, bias, x, y, has_reject, lexicon, lex_weights)
+    neg = negatives or Negatives.empty(dim)
+    return Head(classes, weights, bias, x, y, has_reject, lexicon, lex_weights,
+                np.asarray(neg.x, dtype=np.float32).reshape(-1, dim), np.asarray(neg.owner, dtype=np.int64),
+                list(neg.texts))

@@ -15,12 +15,12 @@ from assistant.router.cache import EmbeddingCache, content_hash, write_cache_fil
 from assistant.router.calibration import PRIOR_THRESHOLD, Calibration, best_threshold, leave_routes_out
 from assistant.router.data import OOS_LABEL, Example
 from assistant.router.embedders import Embedder
-from assistant.router.head import Head, fit_head
+from assistant.router.head import Head, Negatives, fit_head
 from assistant.router.types import RouteChoice, RouteSpec
 
 log = logging.getLogger(__name__)
 
-HEAD_VERSION = "head-3"  # 2: TF-IDF word features; 3: blend weight 0.2
+HEAD_VERSION = "head-4"  # 2: TF-IDF word features; 3: blend weight 0.2; 4: per-skill negatives
 REJECT = "__reject__"
 CHUNK = 256
 Progress = Callable[[int, int], None]
@@ -50,25 +50,40 @@ def _one_blas_thread():
 
 
 def _clean_routes(routes: Sequence[RouteSpec]) -> list[RouteSpec]:
-    """Merge routes of the same name, drop blank and repeated examples, drop empty routes."""
-    merged: dict[str, tuple[list[str], list[str]]] = {}
+    """Merge routes of the same name, drop blank and repeated texts, drop empty routes.
+
+    A skill's negative that repeats its own example is dropped (it cannot be both). A
+    fallback example that repeats any skill's example is dropped: it would make that
+    skill's own request fall back. A negative that is another skill's example stays: it
+    only pushes the request away from its own skill, towards the other one.
+    """
+    merged: dict[str, tuple[list[str], list[str], list[str]]] = {}
     for r in routes:
         if not r.name or r.name == REJECT:
             raise RouterError(f"invalid route name {r.name!r}", "give every skill a non-empty name")
-        ex, neg = merged.setdefault(r.name, ([], []))
+        ex, neg, fb = merged.setdefault(r.name, ([], [], []))
         ex.extend(t.strip() for t in r.examples if t and t.strip())
         neg.extend(t.strip() for t in r.negatives if t and t.strip())
-    # A skill's negative must never reject another skill's own example ("what time is it in
-    # tokyo" as calculator's negative is datetime's positive): such negatives are dropped.
-    positives = {_norm(t) for ex, _neg in merged.values() for t in ex}
+        fb.extend(t.strip() for t in r.fallback_examples if t and t.strip())
+    positives = {_norm(t) for ex, _neg, _fb in merged.values() for t in ex}
     out = []
-    for name, (ex, neg) in merged.items():
+    seen_fb: set[str] = set()
+    orphans: list[str] = []
+    for name, (ex, neg, fb) in merged.items():
         ex = list(dict.fromkeys(ex))
-        neg = [t for t in dict.fromkeys(neg) if _norm(t) not in positives]
+        own = {_norm(t) for t in ex}
+        neg = [t for t in dict.fromkeys(neg) if _norm(t) not in own]
+        fb = [t for t in dict.fromkeys(fb) if _norm(t) not in positives and t not in seen_fb]
+        seen_fb.update(fb)
         if ex:
-            out.append(RouteSpec(name, ex, neg))
+            out.append(RouteSpec(name, ex, neg, fb + orphans))
+            orphans = []
         else:
+            orphans.extend(fb)  # a route without examples still passes its fallback examples on
             log.info("route %s has no examples; it cannot be routed to", name)
+    if orphans and out:
+        last = out[-1]
+        out[-1] = RouteSpec(last.name, last.examples, last.negatives, last.fallback_examples + orphans)
     return out
 
 
@@ -124,37 +139,48 @@ class Router:
         """
         routes = _clean_routes(routes)
         cache = EmbeddingCache(cache_dir)
+        # Examples, and the global reject set (fallback examples) as one more class. Skills'
+        # negatives are no class: they only lower their own skill's score (see head.py).
         chunks: list[tuple[str, list[str]]] = []
         for r in routes:
             chunks.append((r.name, r.examples))
-            if r.negatives:
-                chunks.append((REJECT, r.negatives))
+            if r.fallback_examples:
+                chunks.append((REJECT, r.fallback_examples))
+        negs = [(r.name, r.negatives) for r in routes if r.negatives]
         val_texts = [e.text for e in val] if val else []
+        n_neg = sum(len(t) for _, t in negs)
         classes = [r.name for r in routes]
         has_reject = any(name == REJECT for name, _ in chunks)
         if has_reject:
             classes.append(REJECT)
         index = {c: i for i, c in enumerate(classes)}
         base = embedder
-        x, y, all_texts, keys = _embed_chunks(chunks, index, embedder, cache, len(val_texts), progress)
+        x, y, all_texts, keys = _embed_chunks(chunks, index, embedder, cache, n_neg + len(val_texts), progress)
         if has_reject:
             x, y, all_texts = _drop_conflicting_negatives(x, y, all_texts, index[REJECT])
         if adapt and hasattr(embedder, "adapt") and len(set(y.tolist())) >= 2:
+            # Negatives are left out of the tuning: as a class of their own they would be
+            # pulled away from every skill, including the one they belong to.
             embedder = embedder.adapt(all_texts, y, x, cache_dir, tune_progress)
             if embedder is not base:
                 kept = set(all_texts)
                 x, y, all_texts, keys = _embed_chunks(
                     [(n, [t for t in ts if t in kept] if n == REJECT else ts) for n, ts in chunks],
-                    index, embedder, cache, len(val_texts), progress)
+                    index, embedder, cache, n_neg + len(val_texts), progress)
         n = len(all_texts)
-        val_x = _embed_texts(val_texts, embedder, cache, progress, n, n + len(val_texts)) if val_texts else None
-        key = content_hash(HEAD_VERSION, embedder.name, *keys, *(f"{e.label}\t{e.text}" for e in (val or [])))
+        total = n + n_neg + len(val_texts)
+        negatives = _embed_negatives(negs, index, embedder, cache, progress, n, total)
+        neg_keys = [content_hash("negatives", name, *texts) for name, texts in negs]
+        val_x = (_embed_texts(val_texts, embedder, cache, progress, n + n_neg, total)
+                 if val_texts else None)
+        key = content_hash(HEAD_VERSION, embedder.name, *keys, *neg_keys,
+                           *(f"{e.label}\t{e.text}" for e in (val or [])))
         stored = _load_head(cache_dir, key)
         if stored is not None:
             head, calibration = stored
         else:
-            head = fit_head(x, y, classes, all_texts, has_reject=has_reject)
-            calibration = _calibrate(head, x, y, all_texts, classes, val, val_x)
+            head = fit_head(x, y, classes, all_texts, has_reject=has_reject, negatives=negatives)
+            calibration = _calibrate(head, x, y, all_texts, classes, val, val_x, negatives)
             _save_head(cache_dir, key, head, calibration)
         return cls(head, calibration, embedder, fallback=fallback, followup_turns=followup_turns, key=key,
                    base_embedder=base)
@@ -215,8 +241,20 @@ def _embed_chunks(chunks: list[tuple[str, list[str]]], index: dict[str, int], em
     return x, y, all_texts, keys
 
 
+def _embed_negatives(negs: list[tuple[str, list[str]]], index: dict[str, int], embedder: Embedder,
+                     cache: EmbeddingCache, progress: Progress | None, done: int, total: int) -> Negatives:
+    """The skills' negatives, embedded (cached), with the class index of the skill each belongs to."""
+    texts = [t for _, ts in negs for t in ts]
+    if not texts:
+        return Negatives.empty(embedder.dim)
+    x = _embed_texts(texts, embedder, cache, progress, done, total)
+    owner = np.array([index[name] for name, ts in negs for _ in ts], dtype=np.int64)
+    return Negatives(x, owner, texts)
+
+
 def _calibrate(head: Head, x: np.ndarray, y: np.ndarray, texts: list[str], classes: list[str],
-               val: Sequence[Example] | None, val_x: np.ndarray | None) -> Calibration:
+               val: Sequence[Example] | None, val_x: np.ndarray | None,
+               negatives: Negatives | None = None) -> Calibration:
     reject = classes.index(REJECT) if REJECT in classes else None
     n_routes = len(classes) - (1 if reject is not None else 0)
     if val and val_x is not None and len(val_x):
@@ -228,16 +266,16 @@ def _calibrate(head: Head, x: np.ndarray, y: np.ndarray, texts: list[str], class
         ins = truth >= 0
         return best_threshold(top[ins], win[ins] == truth[ins], top[~ins], "validation set")
     if n_routes >= 2:
-        in_s, in_ok, oos_s = leave_routes_out(x, y, classes, texts, reject=reject)
+        in_s, in_ok, oos_s = leave_routes_out(x, y, classes, texts, reject=reject, negatives=negatives)
         return best_threshold(in_s, in_ok, oos_s, "leave-routes-out cross-validation")
     return Calibration(PRIOR_THRESHOLD, "prior (fewer than two routes to cross-validate)")
 
 
 def _drop_conflicting_negatives(x: np.ndarray, y: np.ndarray, texts: list[str], reject: int, limit: float = 0.9):
-    """Drop negatives that are near-paraphrases of some skill's own examples.
+    """Drop fallback examples that are near-paraphrases of some skill's own examples.
 
-    Negatives are pooled into one reject class, so a negative close to another skill's
-    example would make that skill's requests fall back.
+    They form one reject class, so one close to a skill's example would make that skill's
+    requests fall back.
     """
     neg, pos = y == reject, y != reject
     if not neg.any() or not pos.any():

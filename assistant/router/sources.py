@@ -102,15 +102,21 @@ class Corrections:
         return out
 
     def apply(self, routes: list[RouteSpec], fallback: str) -> list[RouteSpec]:
-        """``routes`` with corrections added as examples (or, for the fallback, as negatives)."""
+        """``routes`` with corrections added as examples (or, for the fallback, as fallback examples).
+
+        A correction to the fallback skill is a request that must fall back whatever skill it
+        resembles: it goes to the router's global reject set (``fallback_examples``), not to
+        any skill's negatives, which would only push it away from that one skill.
+        """
         extra: dict[str, list[str]] = {}
-        negatives: list[str] = []
+        to_fallback: list[str] = []
         for skill, text in self.load():
-            (negatives if skill == fallback else extra.setdefault(skill, [])).append(text)
-        out = [RouteSpec(r.name, r.examples + extra.pop(r.name, []), r.negatives) for r in routes]
+            (to_fallback if skill == fallback else extra.setdefault(skill, [])).append(text)
+        out = [RouteSpec(r.name, r.examples + extra.pop(r.name, []), r.negatives, r.fallback_examples)
+               for r in routes]
         for skill in extra:
             log.warning("corrections for unknown skill %s ignored", skill)
-        if negatives and out:
+        if to_fallback and out:
             first = out[0]
-            out[0] = RouteSpec(first.name, first.examples, first.negatives + negatives)
+            out[0] = RouteSpec(first.name, first.examples, first.negatives, first.fallback_examples + to_fallback)
         return out

@@ -13,13 +13,19 @@ class RouteSpec:
     Args:
         name: the skill's name (what :attr:`RouteChoice.skill` will hold).
         examples: utterances that should reach this skill.
-        negatives: utterances that look similar but must NOT reach it; they are pooled
-            into a "reject" class, so a request close to them falls back.
+        negatives: utterances that look similar but must NOT reach it. They lower this
+            skill's score for a request closer to them than to its examples, and nothing
+            else: another skill (or the fallback, when none clears the threshold) still gets it.
+        fallback_examples: utterances that must fall back to general chat whatever skill
+            they resemble (the user's corrections to the fallback skill, ``oos`` training
+            lines). Every route's are pooled into the router's one reject class, so which
+            route carries them does not matter.
     """
 
     name: str
     examples: list[str] = field(default_factory=list)
     negatives: list[str] = field(default_factory=list)
+    fallback_examples: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

@@ -77,8 +77,13 @@ def new_skill(name: str, parent: Path, *, with_code: bool = True) -> Path:
     return folder
 
 
-def check_skill(path: Path, settings: "Settings") -> tuple[list[str], list[str]]:
-    """Validate a skill folder completely: ``(problems, warnings)``, each naming file and line."""
+def check_skill(path: Path, settings: "Settings", embedder: object | None = None) -> tuple[list[str], list[str]]:
+    """Validate a skill folder completely: ``(problems, warnings)``, each naming file and line.
+
+    Warns when the skill has too few examples for a stable routing threshold, and (once it
+    has no problems) when one of its examples is all but repeated by another installed
+    skill's, compared with ``embedder`` (default: the router's, see ``router.embedder``).
+    """
     from assistant.skills.evals import load_eval
     from assistant.skills.loader import load_folder, resolve_file
 
@@ -105,6 +110,27 @@ def check_skill(path: Path, settings: "Settings") -> tuple[list[str], list[str]]
                 load_eval(eval_path)
             except SkillError as exc:
                 problems.append(exc.message)
-    if len(manifest.examples) < 5:
-        warnings.append(f"{folder / MANIFEST_FILE}: only {len(manifest.examples)} examples; the router needs about 10 to route well")
+    warnings.extend(_example_warnings(folder, manifest, settings, embedder, compare=not problems))
     return problems, warnings
+
+
+def _example_warnings(folder: Path, manifest, settings: "Settings", embedder, compare: bool) -> list[str]:
+    """Too few examples, or examples too close to another skill's (see ``assistant.router.overlap``)."""
+    from assistant.router.overlap import example_warnings
+
+    where = str(folder / MANIFEST_FILE)
+    if not compare or not manifest.examples:
+        return example_warnings(manifest.name, manifest.examples, [], None, where=where)  # the count only
+    try:
+        from assistant.router.sources import routes_from_skills
+
+        others = [r for r in routes_from_skills(settings) if r.name != manifest.name]
+        if embedder is None:
+            from assistant.router.embedders import make_embedder
+
+            embedder = make_embedder(settings)
+        return example_warnings(manifest.name, manifest.examples, others, embedder,
+                                settings.cache_dir / "router", where=where)
+    except Exception as exc:  # noqa: BLE001 - the comparison is advice; the check itself must not fail
+        out = example_warnings(manifest.name, manifest.examples, [], None, where=where)
+        return out + [f"{where}: examples not compared with other skills' ({type(exc).__name__}: {exc})"]

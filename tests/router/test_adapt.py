@@ -15,7 +15,7 @@ from .conftest import DATA
 ROUTES = [
     RouteSpec("weather", ["will it rain today", "weather forecast for tomorrow", "is it sunny outside"]),
     RouteSpec("timer", ["set a timer for ten minutes", "start a countdown", "timer for the pasta"],
-              negatives=["what time is it"]),
+              negatives=["what time is it"], fallback_examples=["tell me a joke"]),
 ]
 
 
@@ -44,7 +44,10 @@ def test_build_with_adapt_embeds_with_the_tuned_embedder_and_keeps_the_base(tmp_
     assert router.base_embedder is base
     assert router.head.examples.shape[1] == 128  # examples were embedded again with the tuned model
     (texts, labels), = base.adapt_calls
-    assert "what time is it" in texts and len(set(labels)) == 3  # two routes and the reject class
+    assert "tell me a joke" in texts and len(set(labels)) == 3  # two routes and the reject class
+    # A skill's negatives are not tuned on: as a class they would be pulled from every skill.
+    assert "what time is it" not in texts
+    assert router.head.neg_examples.shape == (1, 128) and router.head.neg_texts == ["what time is it"]
     assert steps == [(1, 1)]
     assert router.route("will it rain tomorrow").skill == "weather"
 
