@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/skills_bench.py --limit 50               # each skill on its own model
     .venv/bin/python benchmarks/skills_bench.py --limit 50 --models qwen2.5-coder-0.5b,smollm2-135m \\
         --markdown docs/model-selection.md                               # the model-selection table
-    .venv/bin/python benchmarks/skills_bench.py --only code --raw        # also the model alone, no skill
+    .venv/bin/python benchmarks/skills_bench.py --only code --modes skill,raw   # also the model alone
 
 Prints one JSON object: per skill and benchmark, per model, the metrics with 95 % bootstrap
 intervals, TTFT, tokens/s, ms per item and peak RSS. ``--limit N`` draws N items per benchmark
@@ -19,6 +19,7 @@ import sys
 from pathlib import Path
 
 from assistant.bench import find_benchmark, read_rows, run_benchmark, sample
+from assistant.bench.report import store_run
 from assistant.config import REPO_ROOT, load_settings
 from assistant.tuning.runner import Candidate
 
@@ -58,29 +59,48 @@ def run(args: argparse.Namespace) -> dict:
             rows = bench.prepare(rows) if bench.prepare else rows
             items = bench.items(sample(rows, args.limit, args.seed) if args.limit else rows, seed=args.seed)
             print(f"{skill} / {bench.name}: {len(items)} items", file=sys.stderr)
-            modes = [False, True] if args.raw else [False]
-            for raw in modes:
+            for raw in [m == "raw" for m in args.modes.split(",")]:
                 result = run_benchmark(settings, bench, items, _candidates(settings, skill, args.models), skill=skill,
                                        raw=raw, seed=args.seed, file=str(path), progress=not args.quiet)
+                if not args.no_store:
+                    store_run(settings, result)  # `assistant skills list` shows the newest score
                 key = bench.name + (" (raw)" if raw else "")
                 out["skills"].setdefault(skill, {})[key] = result.as_dict(with_items=False)
     return out
 
 
+def merge(files: list[str]) -> dict:
+    """Several saved runs (``--json-out``) as one result: later files add models to earlier benches."""
+    merged: dict = {"skills": {}, "runs": []}
+    for name in files:
+        data = json.loads(Path(name).read_text(encoding="utf-8"))
+        merged["runs"].append({"file": name, "limit": data.get("limit"), "seed": data.get("seed")})
+        for skill, benches in data["skills"].items():
+            for bench, run in benches.items():
+                have = merged["skills"].setdefault(skill, {}).setdefault(bench, {**run, "reports": []})
+                have["reports"] += run["reports"]
+    return merged
+
+
 def markdown(results: dict) -> str:
-    """The model-selection table: one row per skill, benchmark and model."""
-    lines = ["| skill | benchmark | model | metric | value [95 % CI] | ms/item | tok/s | peak RSS MB |",
-             "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+    """The model-selection table: per skill and benchmark, each model's headline metric with its
+    interval, then speed and memory; the best model per row is marked."""
+    lines = ["| skill | benchmark | model | n | metric | value [95 % CI] | ms/item | tok/s | peak RSS MB |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for skill, benches in results["skills"].items():
         for name, run in benches.items():
+            ok = [r for r in run["reports"] if not r.get("error")]
+            best = max(ok, key=lambda r: r["metrics"].get(run["metric"], 0.0))["label"] if ok else None
             for r in run["reports"]:
                 if r.get("error"):
-                    lines.append(f"| {skill} | {name} | {r['label']} | - | failed: {r['error'][:50]} | | | |")
+                    lines.append(f"| {skill} | {name} | {r['label']} | - | - | failed: {r['error'][:50]} | | | |")
                     continue
                 value = r["metrics"].get(run["metric"], 0.0)
                 lo, hi = r["intervals"].get(run["metric"], (value, value))
-                lines.append(f"| {skill} | {name} | {r['label']} | {run['metric']} | {value * 100:.1f} [{lo * 100:.1f}-{hi * 100:.1f}] "
-                             f"| {r['ms_per_item_p50'] or 0:.0f} | {r['tokens_per_s_p50'] or 0:.1f} | {r['peak_rss_mb']:.0f} |")
+                mark = " **best**" if r["label"] == best and len(ok) > 1 else ""
+                lines.append(f"| {skill} | {name} | {r['label']}{mark} | {r['n']} | {run['metric']} | "
+                             f"{value * 100:.1f} [{lo * 100:.1f}-{hi * 100:.1f}] | {r['ms_per_item_p50'] or 0:.0f} | "
+                             f"{r['tokens_per_s_p50'] or 0:.1f} | {r['peak_rss_mb']:.0f} |")
     return "\n".join(lines) + "\n"
 
 
@@ -90,12 +110,20 @@ def main() -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--models", help="comma-separated catalog models (default: each skill's own)")
     p.add_argument("--only", help="comma-separated skills to run")
-    p.add_argument("--raw", action="store_true", help="also run each request on the model alone (no skill)")
+    p.add_argument("--modes", default="skill", help="skill, raw (the request alone straight to the model), or skill,raw")
     p.add_argument("--data", default=str(REPO_ROOT.parent / "shared" / "data" / "bench"))
     p.add_argument("--markdown", help="also write the table as Markdown to this file")
+    p.add_argument("--render", nargs="+", metavar="RUN.json", help="run nothing: merge saved runs and print the Markdown table")
     p.add_argument("--json-out", help="also write the JSON to this file")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument("--no-store", action="store_true", help="do not keep the runs under the data dir")
     args = p.parse_args()
+    if args.render:
+        table = markdown(merge(args.render))
+        print(table, end="")
+        if args.markdown:
+            Path(args.markdown).write_text(table, encoding="utf-8")
+        return 0
     results = run(args)
     text = json.dumps(results, indent=1)
     print(text)

@@ -154,6 +154,8 @@ def read_rows(path: Path) -> list[dict[str, Any]]:
 def sample(rows: list[dict[str, Any]], limit: int, seed: int = 0) -> list[dict[str, Any]]:
     """``limit`` rows drawn at random with ``seed`` (kept in file order); all of them if fewer.
 
+    The draw is nested: with the same seed, the items of ``limit=20`` are among those of ``limit=40``.
+
     Raises:
         SkillError: ``limit`` below 1.
     """
@@ -161,5 +163,7 @@ def sample(rows: list[dict[str, Any]], limit: int, seed: int = 0) -> list[dict[s
         raise SkillError("--limit must be at least 1", "pass a positive number of items")
     if limit >= len(rows):
         return rows
-    keep = sorted(random.Random(seed).sample(range(len(rows)), limit))
+    order = list(range(len(rows)))
+    random.Random(seed).shuffle(order)  # a smaller limit draws a subset of a larger one's items
+    keep = sorted(order[:limit])
     return [rows[i] for i in keep]

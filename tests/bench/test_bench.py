@@ -204,6 +204,7 @@ def test_summaries_follow_the_requested_length_and_raw_mode_skips_the_skill(sett
 def test_sampling_is_seeded_and_a_broken_candidate_is_reported(settings, tmp_path):
     rows = [{"text": f"t{i}", "label": "a" if i % 2 else "b"} for i in range(50)]
     assert sample(rows, 10, 1) == sample(rows, 10, 1) != sample(rows, 10, 2)
+    assert all(r in sample(rows, 20, 1) for r in sample(rows, 10, 1))  # nested draws compare models fairly
     with pytest.raises(SkillError):
         sample(rows, 0)
     bench, items = _items(settings, tmp_path, "labels_mine.jsonl", rows, "classify", limit=5)
