@@ -216,3 +216,21 @@ def test_sampling_is_seeded_and_a_broken_candidate_is_reported(settings, tmp_pat
     run = run_benchmark(settings, bench, items, [Candidate("broken", "qwen2.5-coder-0.5b")], progress=False,
                         manager=ModelManager(settings, factory=factory))
     assert run.reports[0].error and run.winner() is None
+
+
+def test_stored_runs_show_in_skills_list(settings, tmp_path, capsys):
+    from assistant.bench.report import format_run, store_run
+    from assistant.cli import main
+
+    bench, items = _items(settings, tmp_path, "agnews_test.jsonl", [{"text": t, "label": y} for t, y in NEWS[:8]], "classify")
+    manager, _ = _manager(settings, lambda r: "World")
+    run = run_benchmark(settings, bench, items, [Candidate("qwen2.5-coder-0.5b", "qwen2.5-coder-0.5b")],
+                        progress=False, manager=manager)
+    history, full = store_run(settings, run)
+    assert json.loads(full.read_text())["reports"][0]["items"][0]["reply"] == "World"
+    assert "accuracy" in format_run(run) and "[" in format_run(run)
+    assert main(["skills", "list", "--json"]) == 0
+    listed = {s["name"]: s for s in json.loads(capsys.readouterr().out)}
+    assert listed["classify"]["bench"]["bench"] == "agnews"
+    assert listed["classify"]["bench"]["value"] == run.reports[0].metrics["accuracy"]
+    assert listed["code"]["bench"] is None
