@@ -17,6 +17,7 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from assistant.errors import ConfigError
+from assistant.mcp.settings import McpSettings
 from assistant.memory.settings import MemorySettings
 from assistant.router.settings import RouterSettings
 from assistant.server.settings import RemoteSettings, ServerSettings
@@ -122,6 +123,7 @@ class Settings(BaseSettings):
     tui: TuiSettings = Field(default_factory=TuiSettings)
     server: ServerSettings = Field(default_factory=ServerSettings)
     remote: RemoteSettings = Field(default_factory=RemoteSettings)
+    mcp: McpSettings = Field(default_factory=McpSettings)
 
     @classmethod
     def settings_customise_sources(cls, settings_cls, init_settings, env_settings, dotenv_settings, file_secret_settings):  # type: ignore[override]

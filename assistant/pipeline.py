@@ -187,6 +187,8 @@ class Pipeline:
         if not self._started:
             self._started = True
             self.router.start()
+            # MCP servers: their routes follow their tools; their skills narrow tools with our embedder
+            self.registry.start_background(on_change=self.router.start, embedder=self._embedder)
             # Replies a crashed run left "streaming" are kept, marked as interrupted.
             self.store.recover_interrupted()
 
@@ -197,6 +199,7 @@ class Pipeline:
         if close_router:
             close_router()
         self.models.close()
+        self.registry.close()  # stops MCP servers
         close = getattr(self.store, "close", None)
         if close:
             close()

@@ -17,11 +17,12 @@ from assistant.router.embedders import check_model_folder
 
 PACKAGE = Path(__file__).resolve().parent.parent / "assistant"
 NETWORK_MODULES = {"socket", "urllib.request", "http.client", "http.server", "requests", "httpx", "aiohttp",
-                   "huggingface_hub", "ssl"}
+                   "huggingface_hub", "ssl", "mcp.client.streamable_http"}
 # The only modules allowed to open sockets, each only when configured: the HTTP model
 # backend (a remote server the user set up), the model store's `hf`/`http` sources (an
-# explicit `models pull`), and `assistant serve` (listens, loopback by default).
-NETWORK_ALLOWED = {"backends/http.py", "models/store.py", "server/app.py"}
+# explicit `models pull`), `assistant serve` (listens, loopback by default), and the MCP
+# client's streamable-HTTP transport (only for a server the user configured with a URL).
+NETWORK_ALLOWED = {"backends/http.py", "models/store.py", "server/app.py", "mcp/client.py"}
 
 
 def _sources() -> list[tuple[str, ast.Module]]:

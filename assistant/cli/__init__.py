@@ -22,6 +22,7 @@ COMMAND_MODULES = (
     "assistant.cli.eval_cmd",
     "assistant.cli.tune_cmd",
     "assistant.cli.docs_cmd",
+    "assistant.cli.mcp_cmd",
 )
 
 

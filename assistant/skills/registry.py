@@ -191,7 +191,25 @@ def discover(settings: "Settings", *, builtin_dir: Path | None = None, user_dir:
             name = impl.plugin_name.split(":", 1)[-1]
             builder.add(Skill(name=name, source=source, origin=origin, status="failed",
                               error=f"{origin}: register_skills raised {type(exc).__name__}: {exc}"))
+    _add_mcp_servers(builder)
     return list(builder.skills.values())
+
+
+def _add_mcp_servers(builder: _Builder) -> None:
+    """One skill per configured MCP server ([mcp.servers]); nothing is imported without one."""
+    if not builder.settings.mcp.servers:
+        return
+    collect = _Collector(builder, "mcp", "[mcp.servers]")
+    try:
+        from assistant.mcp.skill import mcp_skills
+
+        skills = mcp_skills(builder.settings)
+    except Exception as exc:  # a broken MCP set-up must not stop the other skills
+        builder.add(Skill(name="mcp", source="mcp", origin="[mcp.servers]", status="failed",
+                          error=f"MCP servers could not be set up: {type(exc).__name__}: {exc}"))
+        return
+    for skill in skills:
+        collect(skill)
 
 
 def _disable_folder(builder: _Builder, root: Path) -> None:
@@ -278,6 +296,26 @@ class SkillRegistry:
     def run(self, skill: Skill, ctx: SkillContext) -> Iterator[str | Progress]:
         """Run ``skill`` on ``ctx`` under its timeout (see :meth:`Skill.respond`)."""
         return skill.respond(ctx)
+
+    def start_background(self, on_change: Callable[[], None] | None = None,
+                         embedder: Callable[[], Any] | None = None) -> None:
+        """Start the MCP servers behind skills in the background; ``on_change`` is called when
+        their tool lists (so the routes) change; ``embedder`` returns the embedder their skills
+        narrow tools with (``None``: word overlap)."""
+        mcp = [s for s in self._skills if s.source == "mcp" and s.ok]
+        if mcp:
+            from assistant.mcp.skill import start_in_background
+
+            start_in_background(mcp, on_change, embedder)
+
+    def close(self) -> None:
+        """Stop the MCP servers started for this registry (safe to call twice)."""
+        mcp = [s for s in self._skills if s.source == "mcp"]
+        if mcp:
+            from assistant.mcp.skill import hubs_of
+
+            for hub in hubs_of(mcp):
+                hub.close()
 
 
 def load_skills(settings: "Settings", **sources: Any) -> SkillRegistry:
