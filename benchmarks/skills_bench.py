@@ -85,21 +85,21 @@ def merge(files: list[str]) -> dict:
 def markdown(results: dict) -> str:
     """The model-selection table: per skill and benchmark, each model's headline metric with its
     interval, then speed and memory; the best model per row is marked."""
-    lines = ["| skill | benchmark | model | n | metric | value [95 % CI] | ms/item | tok/s | peak RSS MB |",
-             "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    lines = ["| skill | benchmark | model | n | metric | value [95 % CI] | items in error | ms/item | tok/s | peak RSS MB |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for skill, benches in results["skills"].items():
         for name, run in benches.items():
             ok = [r for r in run["reports"] if not r.get("error")]
             best = max(ok, key=lambda r: r["metrics"].get(run["metric"], 0.0))["label"] if ok else None
             for r in run["reports"]:
                 if r.get("error"):
-                    lines.append(f"| {skill} | {name} | {r['label']} | - | - | failed: {r['error'][:50]} | | | |")
+                    lines.append(f"| {skill} | {name} | {r['label']} | - | - | failed: {r['error'][:50]} | | | | |")
                     continue
                 value = r["metrics"].get(run["metric"], 0.0)
                 lo, hi = r["intervals"].get(run["metric"], (value, value))
                 mark = " **best**" if r["label"] == best and len(ok) > 1 else ""
                 lines.append(f"| {skill} | {name} | {r['label']}{mark} | {r['n']} | {run['metric']} | "
-                             f"{value * 100:.1f} [{lo * 100:.1f}-{hi * 100:.1f}] | {r['ms_per_item_p50'] or 0:.0f} | "
+                             f"{value * 100:.1f} [{lo * 100:.1f}-{hi * 100:.1f}] | {r.get('errors', 0)} | {r['ms_per_item_p50'] or 0:.0f} | "
                              f"{r['tokens_per_s_p50'] or 0:.1f} | {r['peak_rss_mb']:.0f} |")
     return "\n".join(lines) + "\n"
 

@@ -23,6 +23,7 @@ from assistant.backends.base import ChatMessage, GenerationRequest, GenerationRe
 from assistant.bench.base import Benchmark, BenchItem
 from assistant.bench.metrics import bootstrap
 from assistant.errors import AssistantError
+from assistant.skills.skill import SkillTimeout
 from assistant.tuning import memory
 from assistant.tuning.runner import Candidate
 
@@ -123,7 +124,13 @@ class _SkillRunner:
         if self.bench.max_tokens:
             ctx.generation = {**ctx.generation, "max_tokens": min(int(ctx.generation.get("max_tokens") or 10**6),
                                                                   self.bench.max_tokens)}
-        reply = "".join(p for p in self.registry.run(self.skill, ctx) if isinstance(p, str))
+        try:
+            reply = "".join(p for p in self.registry.run(self.skill, ctx) if isinstance(p, str))
+        except SkillTimeout:
+            # The app disables a hung skill until restart; a benchmark scores each item on its
+            # own, so the item counts as an error and the skill runs again for the next one.
+            self.skill.status, self.skill.error = "ok", ""
+            raise
         return reply, access.results
 
 
