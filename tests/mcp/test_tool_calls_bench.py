@@ -67,6 +67,8 @@ def test_both_modes_run_and_score(bench, make_settings, tool_script) -> None:
 
 
 def test_the_data_files_are_there_and_parse(bench) -> None:
+    if not bench.DATA.is_dir():
+        pytest.skip(f"the BFCL files are not beside this checkout ({bench.DATA})")
     pairs = bench.load("multiple", 3)
     assert len(pairs) == 3 and all(i["id"] == a["id"] for i, a in pairs)
     assert json.dumps(bench.tools_of(pairs[0][0]["function"])[0].input_schema)
