@@ -55,11 +55,17 @@ class ToolCache:
         if self.load(name, server) == (version, tools):
             return False
         path = self.path(name, server)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"version": version, "tools": [t.as_dict() for t in tools]}, indent=1),
-                       encoding="utf-8")
-        os.replace(tmp, path)
+        # Two starts of one server (the background start and a turn's) may save at once: each
+        # writes its own temporary file, and a failed write only costs the cache, never the turn.
+        tmp = path.with_name(f"{path.stem}.{os.getpid()}.{threading.get_ident()}.tmp")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp.write_text(json.dumps({"version": version, "tools": [t.as_dict() for t in tools]}, indent=1),
+                           encoding="utf-8")
+            os.replace(tmp, path)
+        except OSError:
+            tmp.unlink(missing_ok=True)
+            return False
         return True
 
 

@@ -136,3 +136,30 @@ def test_close_stops_everything_and_is_safe_twice(hub_for, flaky) -> None:
     hub.close()
     hub.close()
     assert hub.state("flaky") == ("cold", "")
+
+
+def test_tool_cache_survives_two_starts_saving_at_once(tmp_path) -> None:
+    import threading
+
+    from assistant.mcp.client import ToolSpec
+    from assistant.mcp.hub import ToolCache
+    from assistant.mcp.settings import McpServerSettings
+
+    cache, server = ToolCache(tmp_path / "mcp"), McpServerSettings(command="some-server")
+    errors: list[BaseException] = []
+
+    def save(i: int) -> None:
+        try:
+            for j in range(30):
+                cache.save("s", server, f"{i}.{j}", [ToolSpec(f"tool{i}")])
+        except BaseException as exc:  # noqa: BLE001 - any failure here is the bug
+            errors.append(exc)
+
+    threads = [threading.Thread(target=save, args=(i,)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert cache.load("s", server) is not None
+    assert not list((tmp_path / "mcp").glob("*.tmp"))
