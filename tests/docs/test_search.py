@@ -66,7 +66,8 @@ def test_the_vector_cache_follows_reindexing(store, embedder, indexed, library):
 
 def test_fts_syntax_in_a_query_is_literal(store, indexed):
     for query in ('"unbalanced', "NEAR(a b)", "col:value", "*", "AND OR NOT", ""):
-        DocsSearch(store).search(query, mode="fts")  # never raises
+        hits = DocsSearch(store).search(query, mode="fts")  # never raises
+        assert isinstance(hits, list) and all(h.path for h in hits)
 
 
 def test_relevance_floor_and_keyword_coverage():
