@@ -41,7 +41,25 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-eval", action="store_true", help="skip the before/after eval")
     p.add_argument("--eval-limit", type=int, metavar="N", help="use only the first N eval items")
     p.add_argument("--restart", action="store_true", help="discard an earlier checkpoint and start over")
+    p.add_argument("--max-len", type=int, default=160, metavar="N", help="longest training example in tokens (default 160)")
     p.set_defaults(func=run_tune_cmd)
+
+    d = sub.add_parser(
+        "tune-data",
+        help="build a skill's training file from a public data set (the skill's own recipe)",
+        description=(
+            "Call SKILL's training recipe (training_pairs in its skill.py) on rows of public data sets "
+            "(JSONL) and write the pairs `assistant tune --data` reads. The recipe builds each request "
+            "exactly as the skill sends it, with its parameters (fields, labels) varied. Use train "
+            "splits only; keep test splits for measuring."
+        ),
+    )
+    d.add_argument("skill")
+    d.add_argument("--source", action="append", required=True, metavar="FILE", help="JSONL rows; repeat for several sets")
+    d.add_argument("--count", type=int, default=1000, metavar="N", help="pairs to write (default 1000)")
+    d.add_argument("--seed", type=int, default=0)
+    d.add_argument("--out", required=True, metavar="FILE")
+    d.set_defaults(func=run_tune_data_cmd)
 
 
 def _clock(seconds: float) -> str:
@@ -107,7 +125,7 @@ def run_tune_cmd(args: argparse.Namespace) -> int:
     settings.model(args.base)
     task = load_task(settings, args.skill)
     config = TuneConfig(epochs=args.epochs, lr=args.lr, rank=args.rank, alpha=args.alpha, batch_size=args.batch,
-                        max_steps=args.max_steps, seed=args.seed, top_layers=args.top_layers)
+                        max_steps=args.max_steps, seed=args.seed, top_layers=args.top_layers, max_len=args.max_len)
     if args.restart:
         shutil.rmtree(run_dir(settings, task.name, args.base) / "checkpoint", ignore_errors=True)
     extra = _distill(args, settings, task) if args.teacher else []
@@ -137,4 +155,14 @@ def run_tune_cmd(args: argparse.Namespace) -> int:
         print(f"registered for skill '{task.name}' in {path} ([skills.overrides.{task.name}])")
     if not args.no_eval:
         _eval(settings, task, [args.base, f"{args.base}+{result.adapter}"], args.eval_limit, "after")
+    return 0
+
+
+def run_tune_data_cmd(args: argparse.Namespace) -> int:
+    from assistant.cli.common import settings_from
+    from assistant.tuning.recipes import build_pairs
+
+    settings = settings_from(args)
+    pairs = build_pairs(settings, args.skill, [Path(p) for p in args.source], args.count, args.seed, Path(args.out))
+    print(f"wrote {len(pairs)} training pairs for '{args.skill}' to {args.out}")
     return 0

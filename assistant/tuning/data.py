@@ -54,11 +54,13 @@ def read_jsonl(path: Path, *, required: tuple[str, ...] = (), kind: str = "data"
 
 
 def read_training(path: Path) -> list[dict[str, Any]]:
-    """Training pairs ``{"input": str, "output": str | object}``; objects become JSON text."""
+    """Training pairs ``{"input": str, "output": str | object, "system"?: str}``; objects become JSON text."""
     rows = read_jsonl(path, required=("input", "output"), kind="training")
     for row in rows:
         if not isinstance(row["input"], str):
             raise DataFileError(f"{path}:{row['_line']}: 'input' must be a string", "quote the text")
+        if "system" in row and not isinstance(row["system"], str):
+            raise DataFileError(f"{path}:{row['_line']}: 'system' must be a string", "quote the text, or leave the key out")
         if not isinstance(row["output"], str):
             row["output"] = json.dumps(row["output"], ensure_ascii=False)
     return rows

@@ -52,9 +52,10 @@ class SkillTask:
     max_tokens: int = 64
     manifest: dict[str, Any] = field(default_factory=dict, repr=False)
 
-    def messages(self, text: str) -> list[ChatMessage]:
-        """The chat a model sees for one input: the skill prompt, then the input."""
-        out = [ChatMessage("system", self.prompt)] if self.prompt else []
+    def messages(self, text: str, system: str | None = None) -> list[ChatMessage]:
+        """The chat a model sees for one input: the skill prompt (or ``system``), then the input."""
+        system = self.prompt if system is None else system
+        out = [ChatMessage("system", system)] if system else []
         return out + [ChatMessage("user", text)]
 
     @property

@@ -65,14 +65,17 @@ class Progress:
 
 
 def tokenize_pairs(backend: Any, task: Any, pairs: list[dict[str, Any]], max_len: int) -> list[Example]:
-    """Tokenize ``{"input", "output"}`` pairs with a loaded :class:`LlamaBackend`.
+    """Tokenize ``{"input", "output", "system"?}`` pairs with a loaded :class:`LlamaBackend`.
+
+    A pair's ``system`` text replaces the skill prompt (for skills whose system message carries
+    the request's parameters, such as a label list).
 
     The answer ends with the chat format's end-of-turn marker so the tuned model learns to stop.
     """
     end = backend.renderer.stops[0] if backend.renderer.stops else ""
     out = []
     for pair in pairs:
-        prompt = backend.tokenize_prompt(backend.render(task.messages(pair["input"])))
+        prompt = backend.tokenize_prompt(backend.render(task.messages(pair["input"], pair.get("system"))))
         answer = backend.llm.tokenize((pair["output"] + end).encode("utf-8"), add_bos=False, special=True)
         if len(prompt) + len(answer) > max_len:
             prompt = prompt[-(max_len - len(answer)) :] if len(answer) < max_len else prompt[:1]

@@ -7,6 +7,7 @@ and a CSV with a new ``label`` column written beside the input (never overwritin
 
 from __future__ import annotations
 
+import json
 import re
 from collections import Counter
 from pathlib import Path
@@ -81,20 +82,82 @@ def classify_one(ctx, text: str, task: str, labels: list[str] | None) -> str:
     if labels is None:
         schema: dict[str, Any] = {"type": "object", "properties": {"language": {"type": "string", "maxLength": 30}},
                                   "required": ["language"], "additionalProperties": False}
-        instruction = "Name the language the text is written in, in English (e.g. French)."
-        user = text[:4000]
+        messages = [ChatMessage("system", f"{ctx.prompt}\nName the language the text is written in, in English (e.g. French)."),
+                    ChatMessage("user", text[:4000])]
     else:
-        # The label set is stated before and after the text: small models otherwise drift to
-        # whichever label they saw last or to one they like (chosen on AG News *train*, see
-        # docs/model-selection.md).
         schema = {"type": "string", "enum": labels}
-        listed = ", ".join(labels)
-        what = "text" if task == "labels" else f"{task} of the text"
-        instruction = f"Choose the label that best describes the {what}. Labels: {listed}."
-        user = f"{text[:4000]}\n\nLabel (one of {listed}):"
-    messages = [ChatMessage("system", f"{ctx.prompt}\n{instruction}"), ChatMessage("user", user)]
+        messages = label_messages(ctx.prompt, text, task, labels)
     value = generate_structured(ctx.generate, messages, schema, skill=ctx.skill_name, max_tokens=16)
     return value if isinstance(value, str) else str(value["language"]).strip().capitalize()
+
+
+def label_messages(prompt: str, text: str, task: str, labels: list[str]) -> list[ChatMessage]:
+    """The chat for choosing one of ``labels`` (the training recipe builds the same one).
+
+    The label set is stated before and after the text: small models otherwise drift to
+    whichever label they saw last or to one they like (chosen on AG News *train*, see
+    docs/model-selection.md).
+    """
+    listed = ", ".join(labels)
+    what = "text" if task == "labels" else f"{task} of the text"
+    return [ChatMessage("system", f"{prompt}\nChoose the label that best describes the {what}. Labels: {listed}."),
+            ChatMessage("user", f"{text[:4000]}\n\nLabel (one of {listed}):")]
+
+
+# Training recipe (`assistant tune-data classify --source agnews_train.jsonl --source ...`) -------
+# Other ways people name the public sets' labels, so the adapter reads the label list it is
+# given rather than memorising one; every list is also shuffled and sometimes shortened or
+# given a label from another task.
+SYNONYMS = {
+    "World": ["world", "world news", "international", "politics"], "Sports": ["sports", "sport", "athletics"],
+    "Business": ["business", "economy", "finance"], "Sci/Tech": ["science and technology", "technology", "tech", "science"],
+    "anger": ["angry", "Anger", "rage"], "joy": ["happy", "Joy", "happiness"], "optimism": ["hopeful", "Optimism", "hope"],
+    "sadness": ["sad", "Sadness", "sorrow"],
+}
+
+
+def _intent_label(name: str) -> str:
+    """'AddToPlaylist' -> 'add to playlist'."""
+    return re.sub(r"(?<=[a-z])(?=[A-Z])", " ", name).lower()
+
+
+def training_pairs(rows: list[dict[str, Any]], prompt: str, rng: Any, count: int) -> list[dict[str, Any]]:
+    """Label-conditioned pairs from ``{"text", "label"}`` rows (or slot-filling rows by ``intent``).
+
+    The label set of a row is its source file's (``_source``); each pair shows it shuffled, with
+    about a third of the names swapped for a synonym, sometimes one wrong label left out and
+    sometimes a label of another task added. Sources are drawn evenly. The answer is the JSON
+    string the skill's grammar admits.
+    """
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:
+        label = row.get("label") or (_intent_label(row["intent"]) if row.get("intent") else None)
+        text = str(row.get("text", "")).strip()
+        if label and text and len(text) <= 700:
+            groups.setdefault(str(row.get("_source", "")), []).append({"text": text, "label": str(label)})
+    label_sets = {src: sorted({r["label"] for r in group}) for src, group in groups.items()}
+    others = sorted({lab for labs in label_sets.values() for lab in labs})
+    per_source = max(1, count // max(1, len(groups)))
+    pairs: list[dict[str, Any]] = []
+    for src, group in sorted(groups.items()):
+        for row in rng.sample(group, min(per_source, len(group))):
+            gold = row["label"]
+            names = list(label_sets[src])
+            if len(names) > 2 and rng.random() < 0.2:
+                names.remove(rng.choice([n for n in names if n != gold]))
+            if rng.random() < 0.2:
+                extra = [n for n in others if n not in label_sets[src]]
+                names += rng.sample(extra, min(len(extra), 1))
+            rng.shuffle(names)
+            shown = {n: rng.choice(SYNONYMS[n]) if n in SYNONYMS and rng.random() < 0.33 else n for n in names}
+            if len(set(shown.values())) < len(shown):
+                shown = {n: n for n in names}
+            listed = [shown[n] for n in names]
+            task = "labels"
+            system, user = label_messages(prompt, row["text"], task, listed)
+            pairs.append({"system": system.content, "input": user.content, "output": json.dumps(shown[gold], ensure_ascii=False)})
+    rng.shuffle(pairs)
+    return pairs
 
 
 def _text_column(columns: list[str], rows: list[dict[str, Any]], wanted: str | None) -> str:

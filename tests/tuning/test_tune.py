@@ -130,6 +130,22 @@ def _examples(settings, task):
         backend.close()
 
 
+def test_a_pairs_system_text_replaces_the_skill_prompt(tiny_config: Path, skills_root: Path) -> None:
+    write_skill(skills_root)
+    settings = load_settings()
+    task = load_task(settings, "demo")
+    backend = _backend(settings, "tiny", settings.model("tiny").path)
+    try:
+        own, given = tokenize_pairs(backend, task, [{"input": "hi", "output": "x"},
+                                                    {"input": "hi", "output": "x", "system": "Labels: a, b."}], 512)
+        seen = [backend.llm.detokenize(e.prompt).decode().replace("\u2581", " ") for e in (own, given)]
+    finally:
+        backend.close()
+    assert "Reply with one word" in seen[0] and "Labels: a, b." not in seen[0]
+    assert "Labels: a, b." in seen[1] and "Reply with one word" not in seen[1]
+    assert own.answer == given.answer
+
+
 def test_interrupted_training_resumes_to_the_same_weights(tiny_hf: Path, tiny_config: Path, skills_root: Path, tmp_path: Path) -> None:
     write_skill(skills_root)
     settings = load_settings()
@@ -174,6 +190,7 @@ def test_changed_settings_start_over(tiny_hf: Path, tiny_config: Path, skills_ro
         ('["input", "output"]', "expected a JSON object"),
         ('{"input": "x"}', "missing key(s) output"),
         ('{"input": "  ", "output": "y"}', "'input' is empty"),
+        ('{"input": "a", "output": "y", "system": 3}', "'system' must be a string"),
     ],
 )
 def test_bad_training_file_names_the_line(tmp_path: Path, line: str, message: str) -> None:
