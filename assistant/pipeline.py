@@ -17,7 +17,7 @@ from typing import Any, Callable, Iterator
 from assistant.backends.base import ChatMessage, Generation, GenerationRequest, GenerationResult
 from assistant.backends.manager import ModelManager
 from assistant.config import Settings
-from assistant.errors import AssistantError, ContextOverflowError, HandOff
+from assistant.errors import AssistantError, ContextOverflowError, HandOff, StoreError
 from assistant.events import (
     Progress,
     ReplyFailed,
@@ -164,7 +164,12 @@ class Pipeline:
         router: the router service (assistant.router); routes from the skills.
         skills: the skill registry (assistant.skills).
         confirm: asks the user before a side-effecting tool runs; default refuses.
+
+    A streaming reply's text is checkpointed to the store every ``partial_every_s`` seconds,
+    so a process killed mid-reply keeps what the user saw.
     """
+
+    partial_every_s = 0.5
 
     def __init__(self, settings: Settings, *, models: ModelManager, store: Any, router: Any, skills: Any,
                  confirm: Confirm | None = None) -> None:
@@ -338,6 +343,7 @@ class Pipeline:
         parts: list[str] = []
         started = time.perf_counter()
         first: float | None = None
+        saved_at = started
         try:
             for item in self.registry.run(skill, ctx):
                 if isinstance(item, Progress):
@@ -346,6 +352,9 @@ class Pipeline:
                     first = first or time.perf_counter()
                     parts.append(item)
                     yield TextDelta(item)
+                    if time.perf_counter() - saved_at >= self.partial_every_s:
+                        self._checkpoint(reply_id, parts)
+                        saved_at = time.perf_counter()
                 if cancel.is_set():
                     break
         except ContextOverflowError as exc:
@@ -391,6 +400,14 @@ class Pipeline:
             return None
         reason = "; ".join(r for r in (info.reason, f"{skill.name} handed the turn over: {exc.message}") if r)
         return chosen, RouteInfo(**{**info.__dict__, "skill": name, "reason": reason})
+
+    def _checkpoint(self, reply_id: str, parts: list[str]) -> None:
+        """Store the text shown so far, so a crash mid-reply keeps it (the row stays 'streaming'
+        and is marked interrupted on the next start). A failed write never stops the reply."""
+        try:
+            self.store.save_partial(reply_id, "".join(parts))
+        except StoreError as exc:
+            log.warning("could not checkpoint the reply being streamed: %s", exc.message)
 
     @staticmethod
     def _meta(stats: dict[str, Any]) -> dict[str, Any]:

@@ -168,3 +168,57 @@ def test_start_marks_replies_left_streaming_by_a_dead_run(tmp_path):
     stored = second.store.messages(cid)[-1]
     assert stored.status == "cancelled" and "interrupted" in stored.error
     second.close()
+
+
+_CHILD = """
+import sys
+from assistant.backends.fake import FakeBackend
+from assistant.backends.manager import ModelManager
+from assistant.config import load_settings
+from assistant.events import TextDelta
+from assistant.pipeline import build_pipeline
+
+settings = load_settings()
+p = build_pipeline(settings, fake=True)
+story = " ".join(f"word{i}" for i in range(2000))
+p.models = ModelManager(settings, factory=lambda name, adapter: FakeBackend(name, script=[story], delay_s=0.01))
+for ev in p.run_turn(None, "tell me a very long story", skill="chat"):
+    if isinstance(ev, TextDelta):
+        sys.stdout.write(ev.text)
+        sys.stdout.flush()
+"""
+
+
+def test_a_reply_killed_mid_stream_keeps_the_text_shown(isolated_home, tmp_path):
+    """SIGKILL mid-reply: the text streamed up to the last checkpoint is stored, then marked
+    interrupted on the next start (RELIABILITY: no conversation is lost)."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from assistant.memory.store import Store
+
+    child = subprocess.Popen([sys.executable, "-c", _CHILD], stdout=subprocess.PIPE, env=dict(os.environ))
+    shown = b""
+    deadline = time.monotonic() + 60
+    while len(shown.split()) < 150 and time.monotonic() < deadline:  # ~1.5 s of streaming: checkpoints happened
+        shown += os.read(child.stdout.fileno(), 4096)
+    child.send_signal(signal.SIGKILL)
+    child.wait(timeout=30)
+    assert len(shown.split()) >= 150, "the child streamed too little before the deadline"
+    settings = load_settings()
+    store = Store.open(settings.db_path)
+    try:
+        (conv,) = store.list_conversations()
+        reply = store.messages(conv.id)[-1]
+        assert reply.role == "assistant" and reply.status == "streaming"
+        saved = reply.content
+        assert saved and shown.decode().startswith(saved)  # a prefix of what was shown ...
+        assert len(saved.split()) >= 50  # ... and most of it (checkpoints every 0.5 s)
+        assert store.recover_interrupted(older_than_s=0) == 1
+        again = store.messages(conv.id)[-1]
+        assert again.status == "cancelled" and again.content == saved and "interrupted" in again.error
+    finally:
+        store.close()
