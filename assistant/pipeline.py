@@ -27,7 +27,7 @@ from assistant.events import (
     TextDelta,
     TurnEvent,
 )
-from assistant.pipeline_api import ComponentState, SkillInfo
+from assistant.pipeline_api import ComponentState, DocsInfo, SkillInfo
 
 Confirm = Callable[[str], bool]
 ROUTER_WAIT_S = 120.0
@@ -200,6 +200,8 @@ class Pipeline:
     def close(self) -> None:
         # A summary being written is given a moment; it is only a cache of stored turns.
         self.summaries.wait_idle(5.0)
+        if self._docs is not None:  # a refresh in the background stops between files
+            self._docs.close()
         close_router = getattr(self.router, "close", None)
         if close_router:
             close_router()
@@ -208,6 +210,20 @@ class Pipeline:
         close = getattr(self.store, "close", None)
         if close:
             close()
+
+    def documents(self) -> list[DocsInfo]:
+        from assistant.docs.index import DocsIndex
+        from assistant.router.embedders import embedder_name
+
+        colls = DocsIndex(self.store).collections(embedder_name(self.settings))
+        progress = self._docs.progress if self._docs is not None and self._docs.busy else None
+        out = []
+        for c in colls:
+            note = ""
+            if progress is not None and progress.collection == c.name and progress.total:
+                note = f"indexing: {progress.stage} {progress.done}/{progress.total}"
+            out.append(DocsInfo(c.name, c.root, c.state, c.files, c.skipped, c.chunks, c.embedded, c.indexed_at, note))
+        return out
 
     def components(self) -> list[ComponentState]:
         state, detail = self.router.state

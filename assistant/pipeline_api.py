@@ -37,6 +37,21 @@ class ComponentState:
     detail: str = ""
 
 
+@dataclass(frozen=True)
+class DocsInfo:
+    """One document collection as ``/docs`` shows it."""
+
+    name: str
+    root: str
+    state: str
+    files: int = 0
+    skipped: int = 0
+    chunks: int = 0
+    embedded: int = 0
+    indexed_at: str | None = None
+    note: str = ""  # what the background indexer is doing with it right now
+
+
 class ChatPipeline(Protocol):
     """What a front end can ask of the assistant."""
 
@@ -75,3 +90,6 @@ class ChatPipeline(Protocol):
 
     def skills(self) -> list[SkillInfo]:
         """Every skill, including failed ones with their reason."""
+
+    def documents(self) -> list[DocsInfo]:
+        """The user's document collections and how far their index is."""

@@ -222,3 +222,12 @@ def test_a_reply_killed_mid_stream_keeps_the_text_shown(isolated_home, tmp_path)
         assert again.status == "cancelled" and again.content == saved and "interrupted" in again.error
     finally:
         store.close()
+
+
+def test_close_stops_the_document_indexer(isolated_home):
+    p = build_pipeline(load_settings(), fake=True)
+    docs = p.registry.get("docs")
+    assert "docs" in p._recall_extra(docs, "c1")  # the docs skill gets search: the service exists now
+    service = p._docs
+    p.close()
+    assert service._stop.is_set() and not service.busy

@@ -157,11 +157,9 @@ def cmd_reindex(args: argparse.Namespace) -> int:
 
 def cmd_list(args: argparse.Namespace) -> int:
     from assistant.docs.index import DocsIndex
+    from assistant.router.embedders import embedder_name
 
-    from assistant.router.embedders import FakeEmbedder, MiniLMEmbedder
-
-    # The embedder's name, without loading it: "embedded" counts its vectors.
-    model = FakeEmbedder().name if settings_from(args).router.embedder == "fake" else MiniLMEmbedder.name
+    model = embedder_name(settings_from(args))  # "embedded" counts this embedder's vectors
     with _open(args) as store:
         index = DocsIndex(store)
         colls = [index.get(args.name, model)] if args.name else index.collections(model)

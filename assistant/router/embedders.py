@@ -285,6 +285,12 @@ class MiniLMEmbedder:
         return np.asarray(out, dtype=np.float32)
 
 
+def embedder_name(settings: "Settings") -> str:
+    """The name of the embedder the configuration asks for, without loading it (stored
+    vectors are keyed by it)."""
+    return FakeEmbedder().name if settings.router.embedder == "fake" else MiniLMEmbedder.name
+
+
 def make_embedder(settings: "Settings") -> Embedder:
     """The embedder the configuration asks for (``router.embedder``)."""
     kind = settings.router.embedder

@@ -17,7 +17,7 @@ from assistant.backends.base import Backend, ChatMessage, GenerationRequest
 from assistant.backends.fake import FakeBackend
 from assistant.errors import AssistantError, StoreError
 from assistant.events import ReplyFailed, ReplyFinished, RouteDecided, RouteInfo, TextDelta, TurnEvent
-from assistant.pipeline_api import ComponentState, SkillInfo
+from assistant.pipeline_api import ComponentState, DocsInfo, SkillInfo
 
 
 @dataclass
@@ -56,6 +56,9 @@ class FakeChatPipeline:
 
     def skills(self) -> list[SkillInfo]:
         return [SkillInfo(name, f"fake {name} skill", model) for name, model in self.skill_models.items()]
+
+    def documents(self) -> list[DocsInfo]:
+        return []
 
     def explain(self, conversation_id: str | None, text: str) -> RouteInfo:
         words = text.lower().split()

@@ -29,6 +29,7 @@ COMMANDS: tuple[SlashCommand, ...] = (
     SlashCommand("auto", "", "unpin: route every message again"),
     SlashCommand("skills", "", "list skills, their models and failures"),
     SlashCommand("models", "", "show models, the embedder and memory"),
+    SlashCommand("docs", "", "list your document collections and how far their index is"),
     SlashCommand("regen", "", "regenerate the last reply"),
     SlashCommand("copy", "", "copy the last reply to the clipboard"),
     SlashCommand("file", "PATH [TEXT]", "hand a file to the routed skill (with TEXT, send at once)"),

@@ -19,7 +19,7 @@ from assistant.backends.base import ChatMessage, GenerationRequest
 from assistant.backends.fake import FakeBackend, Script
 from assistant.errors import AssistantError, SkillError
 from assistant.events import ReplyFailed, ReplyFinished, RouteDecided, RouteInfo, TextDelta, TurnEvent
-from assistant.pipeline_api import ComponentState, SkillInfo, WarmState
+from assistant.pipeline_api import ComponentState, DocsInfo, SkillInfo, WarmState
 from assistant.tui.store import MemoryConversationStore, StoredMessage
 
 Confirm = Callable[[str], bool]
@@ -91,6 +91,9 @@ class FakePipeline:
             states.append(ComponentState(name, "ready" if name in self._loaded else "cold"))
         states.append(ComponentState("memory", "ready", f"{40 + 60 * len(self._loaded)} / 4096 MB"))
         return states
+
+    def documents(self) -> list[DocsInfo]:
+        return []  # the demo has no document collections
 
     def skills(self) -> list[SkillInfo]:
         infos = [SkillInfo(n, d, m, examples=len(k)) for n, (d, m, _a, k) in _SKILLS.items()]

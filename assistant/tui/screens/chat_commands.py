@@ -131,6 +131,20 @@ class ChatCommandsMixin(_Base):
         await self.add_note("\n".join(lines) if states else "No components reported.")
         self.status_bar.show(states=states)
 
+    async def cmd_docs(self, args: list[str], rest: str) -> None:
+        colls = await self._call(self._need_pipeline().documents)
+        if not colls:
+            await self.add_note("No document collections yet.",
+                                "add a folder with `assistant docs add PATH`, then ask about it here")
+            return
+        lines = ["Document collections:"]
+        for c in colls:
+            when = (c.indexed_at or "never")[:16].replace("T", " ")
+            files = f"{c.files} file" + ("" if c.files == 1 else "s")
+            lines.append(f"  {c.name:<16} {c.state:<11} {files}, {c.chunks} passages, {c.embedded} embedded, "
+                         f"indexed {when}  {c.root}" + (f"  ({c.note})" if c.note else ""))
+        await self.add_note("\n".join(lines))
+
     # Routing -----------------------------------------------------------------------------
     async def cmd_why(self, args: list[str], rest: str) -> None:
         if rest:
