@@ -8,6 +8,7 @@ runs, and the reply is stored however the turn ends.
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from dataclasses import dataclass, field
@@ -33,6 +34,7 @@ Confirm = Callable[[str], bool]
 ROUTER_WAIT_S = 120.0
 RECALL_EMBEDDER_WAIT_S = 30.0
 log = logging.getLogger(__name__)
+_DOCS_WORD = re.compile(r"\b(?:collection|docs|documents|folder|files)\b", re.I)  # cheap check before a store read
 
 
 def route_info(choice: Any, fallback: str) -> RouteInfo:
@@ -315,6 +317,9 @@ class Pipeline:
                 known = ", ".join(s.name for s in self.registry.all() if s.ok)
                 raise AssistantError(f"skill '{forced}' is not available", f"available skills: {known}")
             return chosen, RouteInfo(skill=forced, forced=True, reason="chosen by the user")
+        named = self._named_collection(text)
+        if named is not None:
+            return named
         info = self._route(text, history, previous)
         chosen = self.registry.get(info.skill)
         if chosen is None or not chosen.ok:
@@ -323,6 +328,20 @@ class Pipeline:
             info = RouteInfo(**{**info.__dict__, "skill": fallback,
                                 "reason": f"{info.reason}; skill '{info.skill}' {why}, using {fallback}"})
         return chosen, info
+
+    def _named_collection(self, text: str) -> tuple[Any, RouteInfo] | None:
+        """The docs skill, when the message addresses one of the user's collections by name
+        (``@handbook ...``, ``... in the handbook docs``): naming it is as good as choosing it."""
+        docs = self.registry.get("docs")
+        if docs is None or not docs.ok or ("@" not in text and not _DOCS_WORD.search(text)):
+            return None
+        from assistant.docs.index import DocsIndex
+        from assistant.docs.scope import named_collection
+
+        name = named_collection(text, [c.name for c in DocsIndex(self.store).collections()])
+        if name is None:
+            return None
+        return docs, RouteInfo(skill="docs", reason=f"names your document collection '{name}'")
 
     def _answer(self, conversation_id: str, text: str, history: list[ChatMessage], previous: str | None,
                 forced: str | None, cancel: threading.Event | None, attachments: tuple[Path, ...],

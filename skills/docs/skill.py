@@ -15,6 +15,7 @@ import re
 from typing import Iterator
 
 from assistant.backends.base import ChatMessage
+from assistant.docs.scope import scope
 from assistant.docs.search import DocHit, relevant
 from assistant.events import Progress
 from assistant.memory.recall import snippet
@@ -23,29 +24,10 @@ NOT_FOUND = "I could not find that in your documents."
 _CITE = re.compile(r"\[(\d{1,3})\]")
 _SAYS_NOT_FOUND = re.compile(r"could not find|couldn't find|cannot find|no information|do(?:es)? not (?:say|mention|contain)",
                              re.I)
-_SCOPE_PHRASE = r"(?:(?:in|from|search|ask|check)\s+(?:my|the)?\s*)?{name}(?:\s+(?:collection|docs|documents|folder|files))?\s*[:,]?"
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 SUPPORT = 0.6
 PASSAGE_OVERHEAD_TOKENS = 24
 TEMPLATE_TOKENS = 64
-
-
-def scope(text: str, names: list[str]) -> tuple[str, list[str] | None]:
-    """(the question without the collection it names, those collections or None for all).
-
-    A collection is named by its name as a word (``handbook``), ``@handbook`` or, for
-    ``work-notes``, also ``work notes``.
-    """
-    chosen: list[str] = []
-    query = text
-    for name in sorted(names, key=len, reverse=True):
-        spelled = r"[\s_-]+".join(re.escape(p) for p in re.split(r"[-_]", name))
-        pattern = re.compile(r"(?<![\w-])@?" + _SCOPE_PHRASE.format(name=f"(?:{spelled})") + r"(?![\w-])", re.I)
-        if pattern.search(query):
-            chosen.append(name)
-            query = pattern.sub(" ", query, count=1)
-    query = " ".join(query.split()) or text
-    return query, (chosen or None)
 
 
 def _quote(text: str) -> str:

@@ -246,3 +246,29 @@ def test_attribute_unit():
     assert skill.attribute("You get twenty-five vacation days! Ask HR about pensions today.", passages) == \
         "You get twenty-five vacation days [2]!"
     assert skill.attribute("Already cited [2].", passages) == "Already cited [2]."
+
+
+def test_naming_a_collection_routes_to_docs(make, library):
+    from assistant.events import RouteDecided
+
+    p = make(_answer_from_first_passage)
+    index = DocsIndex(p.store)
+    index.add(library / "notes", "garden-notes")
+    index.scan("garden-notes")
+    for text in ("@garden-notes when should I water the tomatoes", "when should I water the tomatoes, says the garden notes docs"):
+        events = list(p.run_turn(None, text))  # not forced: routed
+        assert isinstance(events[0], RouteDecided) and events[0].route.skill == "docs", (text, events[0])
+        assert "garden-notes" in events[0].route.reason and not events[0].route.forced
+        assert isinstance(events[-1], ReplyFinished) and "(garden-notes)" in events[-1].text
+
+
+def test_only_an_explicit_mention_routes_by_collection_name():
+    from assistant.docs.scope import named_collection
+
+    names = ["house", "work-notes"]
+    assert named_collection("@house when was the boiler serviced", names) == "house"
+    assert named_collection("search the work notes docs for the launch date", names) == "work-notes"
+    assert named_collection("check my work_notes files", names) == "work-notes"
+    assert named_collection("how much does a house cost in leeds", names) is None  # a bare word is not a mention
+    assert named_collection("email me@house.example", names) is None
+    assert named_collection("@houses are big", names) is None
