@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, Literal, Protocol
 
+from assistant.backends.base import ChatMessage
 from assistant.events import RouteInfo, TurnEvent
 
 WarmState = Literal["cold", "loading", "ready", "failed"]
@@ -93,3 +94,9 @@ class ChatPipeline(Protocol):
 
     def documents(self) -> list[DocsInfo]:
         """The user's document collections and how far their index is."""
+
+    def import_history(self, messages: list[ChatMessage]) -> str:
+        """Store a history a client brings (e.g. through ``assistant serve``) as a new conversation; its id."""
+
+    def close(self) -> None:
+        """Stop background work and release models and the store; the front end is leaving."""

@@ -91,6 +91,4 @@ def run_until_stopped(server: Any, pipeline: Any) -> int:
 
 
 def _close(pipeline: Any) -> None:
-    close = getattr(pipeline, "close", None)
-    if callable(close):
-        close()
+    pipeline.close()

@@ -121,17 +121,15 @@ class AssistantService:
             time.sleep(0.02)
         return False
 
-    def conversation_for(self, turn: api.TurnRequest) -> tuple[str | None, bool]:
-        """The stored conversation this turn continues, and whether its history was dropped."""
+    def conversation_for(self, turn: api.TurnRequest) -> str | None:
+        """The stored conversation this turn continues (a history the client brings that matches
+        none is stored as a new one); None starts a new conversation."""
         if turn.conversation_id:
-            return turn.conversation_id, False
+            return turn.conversation_id
         found = self.index.find(turn.history)
         if found or not turn.history:
-            return found, False
-        importer = getattr(self.pipeline, "import_history", None)
-        if callable(importer):
-            return importer(turn.history), False
-        return None, True
+            return found
+        return self.pipeline.import_history(turn.history)
 
     def run(self, turn: api.TurnRequest, conversation_id: str | None, cancel: threading.Event) -> Iterator[TurnEvent]:
         """The turn's events, after waiting for the conversation's and the model's turn."""
@@ -272,8 +270,8 @@ class Handler(BaseHTTPRequestHandler):
             raise api.ApiError(503, "too many requests are waiting", "try again shortly", type="server_error",
                                code="overloaded")
         try:
-            conversation, dropped = self.service.conversation_for(turn)
-            headers = {"X-Assistant-History": "dropped"} if dropped else {}
+            conversation = self.service.conversation_for(turn)
+            headers: dict[str, str] = {}
             cancel = threading.Event()
             events = self.service.run(turn, conversation, cancel)
             try:

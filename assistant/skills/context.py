@@ -190,6 +190,19 @@ class SkillContext:
         params = {**dict(self.generation), **gen}
         return self.models.generate(messages, model=self.model, adapter=self.adapter, json_schema=json_schema, **params)
 
+    def generate_on(self, model: str | None) -> Callable[..., Generation]:
+        """:meth:`generate` on another catalog model, without the skill's adapter: for a job the
+        skill's tuned model was not trained for. ``None`` or the skill's own model: :meth:`generate`."""
+        if not model or model == self.model:
+            return self.generate
+
+        def generate(messages: list[ChatMessage], *, json_schema: dict | None = None, **gen: Any) -> Generation:
+            if self.models is None:
+                return self.generate(messages, json_schema=json_schema, **gen)  # raises the usual error
+            return self.models.generate(messages, model=model, json_schema=json_schema, **{**dict(self.generation), **gen})
+
+        return generate
+
     def read_prompt(self, name: str) -> str:
         """A prompt template by file name: the skill's folder first, then the repo's ``prompts/``."""
         from assistant.errors import SkillError

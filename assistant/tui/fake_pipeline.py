@@ -95,6 +95,16 @@ class FakePipeline:
     def documents(self) -> list[DocsInfo]:
         return []  # the demo has no document collections
 
+    def import_history(self, messages: list[ChatMessage]) -> str:
+        cid = self.store.create(next((m.content for m in messages if m.role == "user"), "imported")[:60])
+        for m in messages:
+            if m.content and m.role in ("user", "assistant"):
+                self.store.add_message(cid, StoredMessage(m.role, m.content))
+        return cid
+
+    def close(self) -> None:
+        """Nothing to release: the demo holds no models or files."""
+
     def skills(self) -> list[SkillInfo]:
         infos = [SkillInfo(n, d, m, examples=len(k)) for n, (d, m, _a, k) in _SKILLS.items()]
         infos.append(SkillInfo("weather", "Weather forecasts", None, "failed", "import failed: no module named 'pyowm'"))

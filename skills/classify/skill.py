@@ -87,7 +87,9 @@ def classify_one(ctx, text: str, task: str, labels: list[str] | None) -> str:
     else:
         schema = {"type": "string", "enum": labels}
         messages = label_messages(ctx.prompt, text, task, labels)
-    value = generate_structured(ctx.generate, messages, schema, skill=ctx.skill_name, max_tokens=16)
+    # A tuned model learnt label lists; naming a language goes to ``language_model`` when set.
+    generate = ctx.generate_on(ctx.settings.get("language_model")) if labels is None else ctx.generate
+    value = generate_structured(generate, messages, schema, skill=ctx.skill_name, max_tokens=16)
     return value if isinstance(value, str) else str(value["language"]).strip().capitalize()
 
 

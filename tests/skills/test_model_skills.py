@@ -187,3 +187,22 @@ def test_files_outside_the_message_are_not_read(run, tmp_path):
     secret.write_text("a\n1\n")
     out, _ = run("classify", "classify the sentiment: it is fine", script=["neutral"])
     assert out == "neutral"
+
+
+def test_jobs_a_tuned_model_did_not_learn_go_to_the_configured_model(run, tmp_path):
+    """extract's records batches -> records_model; classify's language naming -> language_model;
+    the pasted-text and label jobs stay on the skill's own model."""
+    data = tmp_path / "people.csv"
+    data.write_text("bio\nAda, born 1815 in London\n")
+    settings = {"records_model": "qwen2.5-coder-1.5b"}
+    run("extract", f"extract name, city from {data} as json", script=lambda r: '[{"name": "Ada", "city": "London"}]',
+        skill_settings=settings)
+    run("extract", "extract name, city: Ada lives in London", script=lambda r: '[{"name": "Ada", "city": "London"}]',
+        skill_settings=settings)
+    run("classify", "what language is this text: guten morgen", script=lambda r: '{"language": "German"}',
+        skill_settings={"language_model": "qwen2.5-coder-1.5b"})
+    run("classify", "Classify this text as one of World, Sports: the final ended 2-1", script=lambda r: '"Sports"',
+        skill_settings={"language_model": "qwen2.5-coder-1.5b"})
+    used = [b.name for b in run.backends if b.requests]
+    own = run.settings.default_model
+    assert used == ["qwen2.5-coder-1.5b", own, "qwen2.5-coder-1.5b", own], used
