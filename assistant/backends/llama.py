@@ -69,8 +69,9 @@ class LlamaBackend:
         state_cache: int = 4,
         n_ctx: int | None = None,
     ) -> None:
-        from llama_cpp import Llama
+        from assistant.backends.grammar_sampling import llama_class
 
+        Llama = llama_class()  # llama_cpp.Llama, with grammar checks on the likeliest tokens first
         self.name = name
         self.path = Path(path)
         self.adapter = adapter
@@ -166,7 +167,9 @@ class LlamaBackend:
     def _grammar(self, schema: dict[str, Any] | None):
         if schema is None:
             return None
-        key = json.dumps(schema, sort_keys=True)
+        # Not sort_keys: the grammar writes an object's fields in the schema's order, which is
+        # the order the request asked for (and the order a tuned model learnt).
+        key = json.dumps(schema)
         if key not in self._grammars:
             from llama_cpp import LlamaGrammar
 
