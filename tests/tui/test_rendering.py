@@ -103,3 +103,11 @@ async def _render_all(texts: list[str]) -> int:
 @given(st.lists(st.text(max_size=200) | st.sampled_from(HOSTILE), min_size=1, max_size=4))
 def test_generated_text_never_breaks_the_message_widgets(texts):
     assert asyncio.run(_render_all(texts)) >= 3 * len(texts)
+
+
+def test_the_badge_names_an_adapter_by_its_file_name():
+    from assistant.tui.widgets.chat_message import adapter_label
+
+    assert adapter_label("/home/u/assistant/skills/extract/extract-gemma-3-270m.lora.gguf") == "extract-gemma-3-270m"
+    assert adapter_label("C:\\adapters\\mine.gguf") == "mine"
+    assert adapter_label("code-lora") == "code-lora"

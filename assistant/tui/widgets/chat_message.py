@@ -25,6 +25,15 @@ def plain(text: str) -> Content:
     return Content(safe_text(text))
 
 
+
+def adapter_label(adapter: str) -> str:
+    """An adapter as the badge names it: its file name without the folder or ``.lora.gguf``."""
+    name = adapter.replace("\\", "/").rsplit("/", 1)[-1]
+    for suffix in (".lora.gguf", ".gguf"):
+        if name.endswith(suffix):
+            return name[: -len(suffix)]
+    return name
+
 class UserMessage(Static):
     """What the user sent, shown literally; marked while it waits in the queue."""
 
@@ -124,7 +133,7 @@ class AssistantMessage(Vertical, can_focus=True):
     def badge_text(self) -> str:
         parts = [self.skill or "…"]
         if self.model:
-            parts.append(self.model + (f"+{self.adapter}" if self.adapter else ""))
+            parts.append(self.model + (f"+{adapter_label(self.adapter)}" if self.adapter else ""))
         if self.route is not None:
             parts.append("pinned" if self.route.forced else (f"route {self.route.score:.2f}" if self.route.score is not None else "routed"))
         rate = self.stats.get("tokens_per_s")
