@@ -48,7 +48,7 @@ def last_scores(settings: Any, skill: str) -> dict[str, dict[str, Any]]:
                 latest[f"{run['bench']}|{r['label']}"] = {
                     "bench": run["bench"], "model": r["label"], "metric": run["metric"], "n": r["n"],
                     "value": r["metrics"][run["metric"]], "interval": r.get("intervals", {}).get(run["metric"]),
-                    "started": run.get("started")}
+                    "started": run.get("started"), "base": r.get("model"), "adapter": r.get("adapter")}
     return latest
 
 

@@ -53,8 +53,15 @@ def _bench_score(settings, skill: str, model: str | None, adapter) -> dict | Non
 
     if model is None:
         return None
-    label = f"{model}+adapter" if adapter else model
-    mine = [v for v in last_scores(settings, skill).values() if v["model"] == label]
+
+    def same(v: dict) -> bool:
+        if v.get("base") is None:  # a run stored before reports named their model and adapter
+            return v["model"] == (f"{model}+adapter" if adapter else model)
+        if v["base"] != model or bool(v.get("adapter")) != bool(adapter):
+            return False
+        return not adapter or Path(v["adapter"]).resolve() == Path(adapter).resolve()
+
+    mine = [v for v in last_scores(settings, skill).values() if same(v)]
     return max(mine, key=lambda v: v.get("started") or "") if mine else None
 
 

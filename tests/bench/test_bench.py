@@ -223,8 +223,11 @@ def test_stored_runs_show_in_skills_list(settings, tmp_path, capsys):
     from assistant.cli import main
 
     bench, items = _items(settings, tmp_path, "agnews_test.jsonl", [{"text": t, "label": y} for t, y in NEWS[:8]], "classify")
+    from assistant.tuning.task import load_task
+
     manager, _ = _manager(settings, lambda r: "World")
-    run = run_benchmark(settings, bench, items, [Candidate("qwen2.5-coder-0.5b", "qwen2.5-coder-0.5b")],
+    task = load_task(settings, "classify")  # the list shows runs of the skill's current model (and adapter)
+    run = run_benchmark(settings, bench, items, [Candidate(task.model, task.model, task.adapter)],
                         progress=False, manager=manager)
     history, full = store_run(settings, run)
     assert json.loads(full.read_text())["reports"][0]["items"][0]["reply"] == "World"

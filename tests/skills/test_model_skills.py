@@ -204,5 +204,6 @@ def test_jobs_a_tuned_model_did_not_learn_go_to_the_configured_model(run, tmp_pa
     run("classify", "Classify this text as one of World, Sports: the final ended 2-1", script=lambda r: '"Sports"',
         skill_settings={"language_model": "qwen2.5-coder-1.5b"})
     used = [b.name for b in run.backends if b.requests]
-    own = run.settings.default_model
-    assert used == ["qwen2.5-coder-1.5b", own, "qwen2.5-coder-1.5b", own], used
+    extract, classify = (run.registry.get(n).model_name(run.settings) for n in ("extract", "classify"))
+    assert used == ["qwen2.5-coder-1.5b", extract, "qwen2.5-coder-1.5b", classify], used
+    assert "qwen2.5-coder-1.5b" not in (extract, classify)
