@@ -338,7 +338,11 @@ class Pipeline:
         from assistant.docs.index import DocsIndex
         from assistant.docs.scope import named_collection
 
-        name = named_collection(text, [c.name for c in DocsIndex(self.store).collections()])
+        try:
+            name = named_collection(text, [c.name for c in DocsIndex(self.store).collections()])
+        except StoreError as exc:  # the index is unreadable: route as if no collection were named
+            log.warning("docs: cannot read the collections to route by name: %s", exc.message)
+            return None
         if name is None:
             return None
         return docs, RouteInfo(skill="docs", reason=f"names your document collection '{name}'")
