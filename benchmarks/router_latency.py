@@ -4,8 +4,8 @@ Usage: .venv/bin/python benchmarks/router_latency.py [--rounds 5] [--queries 200
 
 Two sets of routes on the real MiniLM: the built-in skills (tuned as the app tunes them,
 [router] adapt) and a 150-route head built from CLINC150's training data (frozen). Each is
-built twice, on an embedder running ONNX Runtime (the app's default, [router] onnx) and on
-one running torch only. Each round routes the same queries through both, plus the baseline
+built three times: on the int8 copy of the ONNX Runtime export (the app's default,
+[router] int8), on the float export ([router] int8 = false), and on torch only. Each round routes the same queries through both, plus the baseline
 of ../shared/BENCHMARKS.md, ``SentenceTransformer.encode`` of one query (embedding only, no
 scoring), interleaved so all see the same machine load. Two threads throughout. Prints JSON
 with per-round and median p50/p95, the ratios, and how often both routers chose alike.
@@ -69,25 +69,37 @@ def main() -> None:
 
     out: dict[str, object] = {"queries": len(queries), "rounds": args.rounds, "threads": 2}
     for name, (routes, val, adapt) in sets.items():
-        routers = {mode: Router.build(routes, emb, cache, val=val, adapt=adapt) for mode, emb in embedders.items()}
+        # The app's default ([router] int8) routes on the int8 copy of the ONNX export.
+        modes = {"onnx_int8": (embedders["onnx"], True), "onnx": (embedders["onnx"], False),
+                 "torch": (embedders["torch"], False)}
+        routers = {mode: Router.build(routes, emb, cache, val=val, adapt=adapt, int8=q8)
+                   for mode, (emb, q8) in modes.items()}
         for router in routers.values():
             for q in queries[:20]:  # warm up
                 router.route(q)
-        rounds: dict[str, list[dict[str, float]]] = {"onnx": [], "torch": [], "st_encode": []}
+        rounds: dict[str, list[dict[str, float]]] = {"onnx_int8": [], "onnx": [], "torch": [], "st_encode": []}
         for _ in range(args.rounds):
             st._threads(2)
             rounds["st_encode"].append(timed(st_encode))
             for mode, router in routers.items():
                 rounds[mode].append(timed(router.route))
         med = {m: {k: statistics.median(r[k] for r in rs) for k in ("p50", "p95")} for m, rs in rounds.items()}
-        agree = sum(routers["onnx"].route(q).skill == routers["torch"].route(q).skill for q in queries)
+        def agree(a: str, b: str) -> str:
+            return f"{sum(routers[a].route(q).skill == routers[b].route(q).skill for q in queries)}/{len(queries)}"
+
+        ratio = lambda a, b: round(med[a]["p50"] / med[b]["p50"], 3)  # noqa: E731
         out[name] = {
             "n_routes": len(routers["onnx"].routes),
             "embedder": routers["onnx"].embedder.name,
-            "route_onnx": med["onnx"], "route_torch": med["torch"], "st_encode_baseline": med["st_encode"],
-            "p50_ratio_onnx_over_torch": round(med["onnx"]["p50"] / med["torch"]["p50"], 3),
-            "p50_ratio_onnx_over_st_encode": round(med["onnx"]["p50"] / med["st_encode"]["p50"], 3),
-            "same_decision_onnx_and_torch": f"{agree}/{len(queries)}",
+            "embedder_int8": routers["onnx_int8"].embedder.name,
+            "route_onnx_int8": med["onnx_int8"], "route_onnx": med["onnx"], "route_torch": med["torch"],
+            "st_encode_baseline": med["st_encode"],
+            "p50_ratio_onnx_int8_over_st_encode": ratio("onnx_int8", "st_encode"),
+            "p50_ratio_onnx_over_st_encode": ratio("onnx", "st_encode"),
+            "p50_ratio_onnx_int8_over_onnx": ratio("onnx_int8", "onnx"),
+            "p50_ratio_onnx_over_torch": ratio("onnx", "torch"),
+            "same_decision_onnx_int8_and_onnx": agree("onnx_int8", "onnx"),
+            "same_decision_onnx_and_torch": agree("onnx", "torch"),
             "rounds": rounds,
         }
     print(json.dumps(out, indent=2))

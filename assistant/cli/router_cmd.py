@@ -30,6 +30,11 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="fit the threshold here (default: cross-validation on TRAIN)")
     e.add_argument("--per-label", type=int, metavar="N", help="use only N training examples per label")
     e.add_argument("--seed", type=int, default=0, help="seed for --per-label sampling (default 0)")
+    e.add_argument("--keep-in-scope", type=float, metavar="SHARE",
+                   help="without --val: the threshold keeps at least this share of the requests "
+                        "cross-validation routes right (default: [router] keep_in_scope, 0.98)")
+    e.add_argument("--no-int8", dest="int8", action="store_false",
+                   help="route on the float embedder even when [router] int8 is on")
     e.add_argument("--json", action="store_true", help="print JSON")
     e.add_argument("--no-cache", action="store_true", help="do not read or write the embedding cache")
     e.add_argument("--no-adapt", dest="adapt", action="store_false",
@@ -76,13 +81,17 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
     if args.per_label is not None and args.per_label < 1:
         raise RouterError("--per-label must be at least 1", "pass a positive number, e.g. --per-label 10")
+    if args.keep_in_scope is not None and not 0.5 <= args.keep_in_scope <= 1.0:
+        raise RouterError("--keep-in-scope must be between 0.5 and 1", "e.g. --keep-in-scope 0.97")
     settings = settings_from(args)
+    keep = settings.router.keep_in_scope if args.keep_in_scope is None else args.keep_in_scope
     bar = _Bar()
     try:
         result = run_eval(
             _embedder(settings), args.train, args.test, args.val,
             cache_dir=None if args.no_cache else settings.cache_dir / "router",
-            per_label=args.per_label, seed=args.seed, progress=bar, adapt=args.adapt,
+            per_label=args.per_label, seed=args.seed, progress=bar, adapt=args.adapt, keep_in_scope=keep,
+            int8=settings.router.int8 and args.int8,
         )
     finally:
         bar.close()
@@ -92,7 +101,10 @@ def cmd_eval(args: argparse.Namespace) -> int:
     fmt = lambda v: "n/a" if v is None else f"{v:.4f}"  # noqa: E731
     print(f"accuracy (in scope)   {fmt(result['accuracy'])}   without fallback {fmt(result['accuracy_without_fallback'])}")
     print(f"out-of-scope recall   {fmt(result['oos_recall'])}")
-    print(f"threshold             {result['threshold']:.4f} ({result['calibration']['method']})")
+    cal = result["calibration"]
+    print(f"threshold             {result['threshold']:.4f} ({cal['method']})")
+    print(f"  expected there      in-scope kept {fmt(cal['in_scope_retention'])}, "
+          f"out-of-scope recall {fmt(cal['oos_recall'])} ({cal['n_in_scope']} in-scope, {cal['n_oos']} out-of-scope)")
     print(f"latency ms p50 / p95  {result['latency_ms_p50']:.2f} / {result['latency_ms_p95']:.2f}")
     print(f"train / val / test    {result['n_train']} / {result['n_val']} / {result['n_test']} ({result['n_routes']} routes)")
     return 0
@@ -116,19 +128,24 @@ def cmd_route(args: argparse.Namespace) -> int:
     text = read_text_arg(args.text)
     routes = _load_routes(args, settings)
     router = Router.build(routes, _embedder(settings), settings.cache_dir / "router",
-                          fallback=settings.router.fallback_skill, adapt=settings.router.adapt)
+                          fallback=settings.router.fallback_skill, adapt=settings.router.adapt,
+                          keep_in_scope=settings.router.keep_in_scope, int8=settings.router.int8)
     choice = router.route(text, previous_skill=args.previous)
     fallback = settings.router.fallback_skill
     if args.json:
         out = choice.as_dict()
         out["routed_to"] = choice.skill_or(fallback)
-        out["calibration"] = router.calibration.as_dict()
+        out["calibration"] = router.calibration.as_dict(curve=False)
         print_json(out)
         return 0
     print(f"-> {choice.skill_or(fallback)}" + ("" if choice.skill else "  (fallback)"))
     print(f"   {choice.reason}")
     margin = "n/a" if choice.margin is None else f"{choice.margin:.3f}"
-    print(f"   threshold {choice.threshold:.3f} ({router.calibration.method}), margin {margin}")
+    cal = router.calibration
+    print(f"   threshold {choice.threshold:.3f} ({cal.method}), margin {margin}")
+    if cal.in_scope_retention is not None:
+        caught = "" if cal.oos_recall is None else f", {cal.oos_recall:.0%} of out-of-scope ones caught"
+        print(f"   calibration expects {cal.in_scope_retention:.0%} of in-scope requests kept{caught}")
     if not routes:
         print("   no skill provides routing examples yet")
     for name, score in choice.candidates:

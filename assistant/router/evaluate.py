@@ -8,8 +8,10 @@ from typing import Callable
 
 import numpy as np
 
+from assistant.router.calibration import DEFAULT_KEEP_IN_SCOPE
 from assistant.router.data import OOS_LABEL, read_jsonl, routes_from_examples, sample_per_label
 from assistant.router.embedders import Embedder
+from assistant.router.int8 import Int8Embedder
 from assistant.router.router import Router
 
 Progress = Callable[[str, int, int], None]
@@ -26,6 +28,8 @@ def run_eval(
     seed: int = 0,
     progress: Progress | None = None,
     adapt: bool = True,
+    keep_in_scope: float | None = DEFAULT_KEEP_IN_SCOPE,
+    int8: bool = False,
 ) -> dict[str, object]:
     """Evaluate the router on labelled JSONL files and return the figures.
 
@@ -47,17 +51,20 @@ def run_eval(
         routes, embedder, cache_dir, val=val_ex,
         progress=(lambda d, t: progress("embedding", d, t)) if progress else None,
         adapt=adapt, tune_progress=(lambda d, t: progress("tuning", d, t)) if progress else None,
+        keep_in_scope=keep_in_scope, int8=int8,
     )
     build_s = time.perf_counter() - started
     latencies = np.empty(len(test_ex))
     chosen: list[str | None] = []
     best: list[str | None] = []
+    scores = np.empty(len(test_ex))
     for i, ex in enumerate(test_ex):
         t0 = time.perf_counter()
         choice = router.route(ex.text)
         latencies[i] = (time.perf_counter() - t0) * 1000
         chosen.append(choice.skill)
         best.append(choice.best)
+        scores[i] = choice.score
         if progress and (i % 50 == 0 or i == len(test_ex) - 1):
             progress("routing", i + 1, len(test_ex))
     ins = [i for i, ex in enumerate(test_ex) if ex.label != OOS_LABEL]
@@ -78,9 +85,33 @@ def run_eval(
         "n_routes": len(router.routes),
         "threshold": cal.threshold,
         "calibration": cal.as_dict(),
+        "test_curve": _test_curve(cal, test_ex, chosen, best, scores),
         "embedder": router.embedder.name,
-        "adapted": router.embedder is not embedder,
+        "adapted": getattr(router.embedder, "inner", router.embedder) is not embedder,
+        "int8": isinstance(router.embedder, Int8Embedder),
         "build_s": round(build_s, 2),
         "per_label": per_label,
         "seed": seed if per_label else None,
     }
+
+
+def _test_curve(cal, test_ex, chosen, best, scores) -> list[dict[str, object]]:
+    """In-scope accuracy and out-of-scope recall measured on TEST at the calibration curve's thresholds.
+
+    A request the router sent to the fallback although its score cleared the threshold (it
+    was closest to fallback examples) stays a fallback at every threshold.
+    """
+    labels = np.array([ex.label for ex in test_ex])
+    right = np.array([b == ex.label for b, ex in zip(best, test_ex)])
+    vetoed = np.array([c is None for c in chosen]) & (scores >= cal.threshold)
+    ins, oos = labels != OOS_LABEL, labels == OOS_LABEL
+    out = []
+    for point in cal.curve:
+        t = float(point["threshold"])
+        accepted = (scores >= t) & ~vetoed
+        out.append({
+            "keep": point["keep"], "threshold": t,
+            "accuracy": round(float(np.mean(accepted[ins] & right[ins])), 4) if ins.any() else None,
+            "oos_recall": round(float(np.mean(~accepted[oos])), 4) if oos.any() else None,
+        })
+    return out

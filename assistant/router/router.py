@@ -12,7 +12,13 @@ import numpy as np
 from assistant.errors import RouterError
 from assistant.router import decide
 from assistant.router.cache import EmbeddingCache, content_hash, write_cache_file
-from assistant.router.calibration import PRIOR_THRESHOLD, Calibration, best_threshold, leave_routes_out
+from assistant.router.calibration import (
+    DEFAULT_KEEP_IN_SCOPE,
+    PRIOR_THRESHOLD,
+    Calibration,
+    best_threshold,
+    leave_routes_out,
+)
 from assistant.router.data import OOS_LABEL, Example
 from assistant.router.embedders import Embedder
 from assistant.router.head import Head, Negatives, fit_head
@@ -20,7 +26,7 @@ from assistant.router.types import RouteChoice, RouteSpec
 
 log = logging.getLogger(__name__)
 
-HEAD_VERSION = "head-4"  # 2: TF-IDF word features; 3: blend weight 0.2; 4: per-skill negatives
+HEAD_VERSION = "head-5"  # 2: TF-IDF word features; 3: blend weight 0.2; 4: per-skill negatives; 5: keep_in_scope
 REJECT = "__reject__"
 CHUNK = 256
 Progress = Callable[[int, int], None]
@@ -121,6 +127,8 @@ class Router:
         progress: Progress | None = None,
         adapt: bool = False,
         tune_progress: Progress | None = None,
+        keep_in_scope: float | None = DEFAULT_KEEP_IN_SCOPE,
+        int8: bool = False,
     ) -> "Router":
         """Embed the routes' examples (from the cache when unchanged), fit head and threshold.
 
@@ -136,6 +144,10 @@ class Router:
             adapt: tune the embedder's top layers on the routes' examples first, when the
                 embedder can be tuned (see :mod:`assistant.router.adapt`).
             tune_progress: called with (steps done, total) while tuning.
+            keep_in_scope: without ``val``, the threshold keeps at least this share of the
+                requests cross-validation routes right (None: accuracy + recall alone).
+            int8: route on an int8 copy of the embedder's ONNX export when it has one
+                (:mod:`assistant.router.int8`); the base embedder is left as it is.
         """
         routes = _clean_routes(routes)
         cache = EmbeddingCache(cache_dir)
@@ -162,25 +174,29 @@ class Router:
             # Negatives are left out of the tuning: as a class of their own they would be
             # pulled away from every skill, including the one they belong to.
             embedder = embedder.adapt(all_texts, y, x, cache_dir, tune_progress)
-            if embedder is not base:
-                kept = set(all_texts)
-                x, y, all_texts, keys = _embed_chunks(
-                    [(n, [t for t in ts if t in kept] if n == REJECT else ts) for n, ts in chunks],
-                    index, embedder, cache, n_neg + len(val_texts), progress)
+        if int8:
+            from assistant.router.int8 import int8_embedder
+
+            embedder = int8_embedder(embedder, getattr(base, "onnx_threads", 1))
+        if embedder is not base:
+            kept = set(all_texts)
+            x, y, all_texts, keys = _embed_chunks(
+                [(n, [t for t in ts if t in kept] if n == REJECT else ts) for n, ts in chunks],
+                index, embedder, cache, n_neg + len(val_texts), progress)
         n = len(all_texts)
         total = n + n_neg + len(val_texts)
         negatives = _embed_negatives(negs, index, embedder, cache, progress, n, total)
         neg_keys = [content_hash("negatives", name, *texts) for name, texts in negs]
         val_x = (_embed_texts(val_texts, embedder, cache, progress, n + n_neg, total)
                  if val_texts else None)
-        key = content_hash(HEAD_VERSION, embedder.name, *keys, *neg_keys,
+        key = content_hash(HEAD_VERSION, embedder.name, f"keep={keep_in_scope}", *keys, *neg_keys,
                            *(f"{e.label}\t{e.text}" for e in (val or [])))
         stored = _load_head(cache_dir, key)
         if stored is not None:
             head, calibration = stored
         else:
             head = fit_head(x, y, classes, all_texts, has_reject=has_reject, negatives=negatives)
-            calibration = _calibrate(head, x, y, all_texts, classes, val, val_x, negatives)
+            calibration = _calibrate(head, x, y, all_texts, classes, val, val_x, negatives, keep_in_scope)
             _save_head(cache_dir, key, head, calibration)
         return cls(head, calibration, embedder, fallback=fallback, followup_turns=followup_turns, key=key,
                    base_embedder=base)
@@ -254,7 +270,7 @@ def _embed_negatives(negs: list[tuple[str, list[str]]], index: dict[str, int], e
 
 def _calibrate(head: Head, x: np.ndarray, y: np.ndarray, texts: list[str], classes: list[str],
                val: Sequence[Example] | None, val_x: np.ndarray | None,
-               negatives: Negatives | None = None) -> Calibration:
+               negatives: Negatives | None = None, keep: float | None = DEFAULT_KEEP_IN_SCOPE) -> Calibration:
     reject = classes.index(REJECT) if REJECT in classes else None
     n_routes = len(classes) - (1 if reject is not None else 0)
     if val and val_x is not None and len(val_x):
@@ -267,7 +283,7 @@ def _calibrate(head: Head, x: np.ndarray, y: np.ndarray, texts: list[str], class
         return best_threshold(top[ins], win[ins] == truth[ins], top[~ins], "validation set")
     if n_routes >= 2:
         in_s, in_ok, oos_s = leave_routes_out(x, y, classes, texts, reject=reject, negatives=negatives)
-        return best_threshold(in_s, in_ok, oos_s, "leave-routes-out cross-validation")
+        return best_threshold(in_s, in_ok, oos_s, "leave-routes-out cross-validation", keep=keep)
     return Calibration(PRIOR_THRESHOLD, "prior (fewer than two routes to cross-validate)")
 
 
@@ -298,7 +314,7 @@ def _load_head(cache_dir: Path | None, key: str) -> tuple[Head, Calibration] | N
         with np.load(path, allow_pickle=False) as data:
             arrays = {k: data[k] for k in data.files}
         cal = json.loads(str(arrays.pop("calibration")[0]))
-        return Head.from_arrays(arrays), Calibration(**cal)
+        return Head.from_arrays(arrays), Calibration.from_dict(cal)
     except (OSError, ValueError, KeyError, TypeError):
         return None  # corrupt or from another version: refit
 

@@ -130,6 +130,7 @@ class RouterService:
                 routes, self._embedder, self.settings.cache_dir / "router",
                 fallback=self.fallback_skill, followup_turns=self.settings.router.followup_turns,
                 adapt=self.settings.router.adapt, progress=self._check_open,
+                keep_in_scope=self.settings.router.keep_in_scope, int8=self.settings.router.int8,
                 tune_progress=lambda d, t: self._note(gen, f"tuning the router {d}/{t}"),
             )
         except _Closed:
@@ -145,7 +146,10 @@ class RouterService:
         took = time.monotonic() - started
         detail = f"{len(router.routes)} skills, threshold {router.threshold:.2f}, built in {took:.1f} s"
         if hasattr(router.embedder, "onnx"):  # which runtime embeds the messages
-            detail += ", ONNX Runtime" if router.embedder.onnx is not None else ", torch"
+            from assistant.router.int8 import Int8Embedder
+
+            runtime = ", ONNX Runtime int8" if isinstance(router.embedder, Int8Embedder) else ", ONNX Runtime"
+            detail += runtime if router.embedder.onnx is not None else ", torch"
         self._finish(gen, router, "ready", detail)
 
     def _note(self, gen: int, detail: str) -> None:

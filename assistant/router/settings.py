@@ -19,3 +19,9 @@ class RouterSettings(Section):
     adapt: bool = True
     # Embed through an ONNX Runtime copy of the embedder (exported once, cached); false: torch.
     onnx: bool = True
+    # Without out-of-scope validation data (a user's skills), the fallback threshold keeps at
+    # least this share of the requests the router's cross-validation routes right.
+    keep_in_scope: float = Field(default=0.98, ge=0.5, le=1.0)
+    # Route on an int8 copy of the ONNX embedder (made once from it, checked, cached); only
+    # the router's vectors change, memory and documents keep the float model's.
+    int8: bool = True

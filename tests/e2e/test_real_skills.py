@@ -110,5 +110,5 @@ def test_the_app_routes_single_queries_through_onnx_runtime(pipeline):
     assert fast is not None and fast.path.is_file()
     assert fast.path.is_relative_to(pipeline.settings.cache_dir / "router" / "onnx")
     assert router.base_embedder.onnx is not None  # memory recall's queries take it too
-    assert pipeline.router.state[1].endswith("ONNX Runtime")  # the status line says so
+    assert pipeline.router.state[1].endswith("ONNX Runtime int8")  # the status line says so ([router] int8)
     assert pipeline.explain(None, "what is 12 times 7").skill == "calculator"

@@ -18,7 +18,7 @@ from assistant.router.embedders import MiniLMEmbedder
 from assistant.router.onnx_path import Tokens, load_or_export
 from assistant.router.router import Router
 
-from .conftest import DATA
+from .conftest import DATA, count_writes
 
 pytestmark = pytest.mark.real_embedder
 
@@ -27,15 +27,7 @@ QUERIES = ["what is 15% of 240?", "set a timer for ten minutes", "ok", "How do I
 
 
 def _export_counter(monkeypatch) -> list[str]:
-    calls: list[str] = []
-    real = onnx_path._export
-
-    def counting(model, path):
-        calls.append(str(path))
-        real(model, path)
-
-    monkeypatch.setattr(onnx_path, "_export", counting)
-    return calls
+    return count_writes(monkeypatch, onnx_path, "_export")
 
 
 def _load(emb, path):

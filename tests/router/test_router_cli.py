@@ -107,3 +107,30 @@ def test_eval_combines_train_files_and_uses_oos_lines_as_negatives(capsys, tmp_p
                        "--train", str(negatives), "--test", str(DATA / "tiny_test.jsonl"), "--json")
     res = json.loads(out)
     assert code == 0 and res["n_train"] == 17
+
+
+def test_eval_reports_the_calibration_its_target_and_the_trade_off(capsys):
+    args = ["router", "eval", "--train", str(DATA / "tiny_train.jsonl"), "--test", str(DATA / "tiny_test.jsonl")]
+    code, out, err = run(capsys, *args, "--keep-in-scope", "1.0", "--json")
+    assert code == 0, err
+    res = json.loads(out)
+    cal = res["calibration"]
+    assert cal["keep_in_scope"] == 1.0 and cal["in_scope_retention"] == 1.0
+    assert cal["method"].startswith("leave-routes-out cross-validation")
+    assert [p["keep"] for p in cal["curve"]][:3] == [1.0, 0.995, 0.99]
+    assert len(res["test_curve"]) == len(cal["curve"])
+    first = res["test_curve"][0]
+    assert first["threshold"] == cal["curve"][0]["threshold"] and 0 <= first["accuracy"] <= 1
+    code, out, _ = run(capsys, *args)
+    assert code == 0 and "expected there" in out and "in-scope kept" in out
+    code, _, err = run(capsys, *args, "--keep-in-scope", "1.5")
+    assert code == 2 and "--keep-in-scope must be between 0.5 and 1" in err
+
+
+def test_route_reports_the_calibration(capsys):
+    code, out, _ = run(capsys, "route", "set a timer for ten minutes", "--routes", str(DATA / "tiny_train.jsonl"), "--json")
+    cal = json.loads(out)["calibration"]
+    assert code == 0 and "curve" not in cal
+    assert cal["keep_in_scope"] == 0.98 and 0 < cal["in_scope_retention"] <= 1
+    code, out, _ = run(capsys, "route", "set a timer for ten minutes", "--routes", str(DATA / "tiny_train.jsonl"))
+    assert "calibration expects" in out and "of in-scope requests kept" in out

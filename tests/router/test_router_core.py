@@ -72,7 +72,7 @@ def test_threshold_comes_from_validation_when_given(tmp_path):
     assert router.calibration.method == "validation set"
     assert router.calibration.n_oos == 2 and router.calibration.n_in_scope == 3
     cv = build()
-    assert cv.calibration.method == "leave-routes-out cross-validation"
+    assert cv.calibration.method.startswith("leave-routes-out cross-validation")
     assert 0.0 < cv.threshold < 1.0
 
 
@@ -101,7 +101,9 @@ def test_duplicate_examples_across_skills_do_not_break_routing():
 def test_negatives_send_near_misses_to_fallback():
     routes = [RouteSpec("weather", ROUTES[0].examples, negatives=["weather the storm of a breakup", "how to weather a crisis"]),
               ROUTES[1], ROUTES[2]]
-    router = build(routes)
+    # Threshold by accuracy + recall alone: with six examples a route, keeping 98 % of the
+    # cross-validated requests would accept anything the toy embedder scores at all.
+    router = build(routes, keep_in_scope=None)
     assert router.route("how to weather a crisis at work").skill is None
     assert router.route("will it rain tomorrow in rome").skill == "weather"
 

@@ -82,8 +82,9 @@ def test_real_terminal_session(tmux: Tmux, tmp_path: Path):
     tmux.keys("-l", "line two")
     tmux.wait_for("line two")
     tmux.keys("Enter")
-    screen = tmux.wait_for("You said: hello from [bold]tmux")
-    assert "chat · fake-chat" in screen and "tok/s" in screen
+    tmux.wait_for("You said: hello from [bold]tmux")
+    screen = tmux.wait_for("tok/s")  # the badge's speed is written when the reply ends, a frame later
+    assert "You said: hello from [bold]tmux" in screen and "chat · fake-chat" in screen
     tmux.keys("-l", "/why")
     tmux.keys("Enter")
     tmux.wait_for("Routing trace")
