@@ -31,6 +31,10 @@ PRIOR_THRESHOLD = LR_WEIGHT * 1.0 + (1 - LR_WEIGHT) * 0.75
 # examples overstates how far out-of-scope text sits, so maximising accuracy + recall there
 # drops 8-12 % of real in-scope requests.
 DEFAULT_KEEP_IN_SCOPE = 0.98
+# The target is met with this confidence (one-sided normal bound on the share kept): with a
+# few dozen examples the share cross-validation keeps is a rough estimate, so the threshold
+# keeps more of them (every one, below about a hundred), with many it converges on the target.
+KEEP_CONFIDENCE_Z = 1.645  # 95 %
 # Retention levels at which the trade-off curve is reported.
 CURVE_KEEPS = (1.0, 0.995, 0.99, 0.98, 0.97, 0.96, 0.95, 0.93, 0.9, 0.85, 0.8)
 
@@ -110,6 +114,13 @@ def keep_threshold(in_scores: np.ndarray, in_correct: np.ndarray, keep: float) -
     return float((lowest_kept + below.max()) / 2) if len(below) else float(lowest_kept) * 0.999
 
 
+def confident_keep(keep: float, n: int) -> float:
+    """The share of ``n`` cross-validated requests to keep so that ``keep`` holds with 95 % confidence."""
+    if n <= 0:
+        return keep
+    return float(min(1.0, keep + KEEP_CONFIDENCE_Z * np.sqrt(keep * (1.0 - keep) / n)))
+
+
 def best_threshold(
     in_scores: np.ndarray, in_correct: np.ndarray, oos_scores: np.ndarray, method: str,
     keep: float | None = None,
@@ -138,10 +149,12 @@ def best_threshold(
     lower = cands[best - 1] if best > 0 else 0.0
     threshold = float((cands[best] + lower) / 2) if best > 0 else 0.0
     if keep is not None:
-        capped = keep_threshold(in_scores, in_correct, keep)
+        target = confident_keep(keep, int(in_correct.sum()))
+        capped = keep_threshold(in_scores, in_correct, target)
         if capped < threshold:
             threshold = capped
-            method += f", lowered to keep {keep:.1%} of in-scope requests"
+            method += (f", lowered to keep {keep:.1%} of in-scope requests (95% confidence over "
+                       f"{int(in_correct.sum())} cross-validated ones: keeps {target:.1%} of them)")
     n_ok = int(in_correct.sum())
     at = np.array([threshold])
     acc_t, rec_t = (float(v[0]) for v in _rates(in_scores, in_correct, oos_scores, at))

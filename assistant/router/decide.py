@@ -51,7 +51,10 @@ def choose(head: Head, vec: np.ndarray, text: str, cal: Calibration, reject: str
     """
     one = head.score_one_explained(vec, text)
     scores, nearest_class, nearest_sim = one.scores, one.nearest_class, one.nearest_sim
-    order = np.argsort(-scores)
+    # Only the best few are reported (and the reject class may be one of them): rank those.
+    keep = min(len(scores), TOP_N + 2)
+    top_k = np.argpartition(-scores, keep - 1)[:keep] if keep < len(scores) else np.arange(len(scores))
+    order = top_k[np.argsort(-scores[top_k], kind="stable")]
     ranked = [(head.classes[i], float(scores[i])) for i in order]
     top = ranked[0]
     routes = [(n, s) for n, s in ranked if n != reject]
@@ -65,7 +68,7 @@ def choose(head: Head, vec: np.ndarray, text: str, cal: Calibration, reject: str
     if nearest_sim >= KNOWN_EXAMPLE_SIM and nearest != reject and nearest_class not in one.pushed:
         # The request all but repeats a known example (or a saved correction) of a route.
         name, sim = nearest, nearest_sim
-        score = dict(routes).get(name, best_score)
+        score = float(scores[nearest_class])
         other = next(((n, s) for n, s in routes if n != name), (None, None))
         return RouteChoice(
             name, score, other[0], other[1], score - other[1] if other[1] is not None else None, th,

@@ -184,7 +184,8 @@ class Head:
         q = np.asarray(vec, dtype=np.float32).reshape(1, -1)
         p = self.lr_proba(q, [text])[0]
         index, valid, counts = self._layout()
-        if self.examples.shape[0] > SHORTLIST_MIN_EXAMPLES and self.n_classes > SHORTLIST:
+        shortlisted = self.examples.shape[0] > SHORTLIST_MIN_EXAMPLES and self.n_classes > SHORTLIST
+        if shortlisted:
             classes = np.argpartition(-p, SHORTLIST)[:SHORTLIST]
         else:
             classes = np.arange(self.n_classes)
@@ -197,7 +198,11 @@ class Head:
             # top k of every class comes from one partition instead of a loop over classes.
             mask = valid[classes]
             rows = index[classes][mask]
-            sims = self.examples[rows] @ q[0]
+            if shortlisted:  # each class's examples are one slice: no copy of the rows
+                starts = index[classes, 0]
+                sims = np.concatenate([self.examples[s : s + n] @ q[0] for s, n in zip(starts, counts[classes])])
+            else:
+                sims = (self.examples @ q[0])[rows]
             i = int(np.argmax(sims))
             nearest_class, nearest_sim = int(self.example_class[rows[i]]), float(sims[i])
             grid = np.full(mask.shape, -np.inf, dtype=np.float32)

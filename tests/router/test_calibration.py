@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from assistant.router.calibration import Calibration, best_threshold, keep_threshold
+from assistant.router.calibration import Calibration, best_threshold, confident_keep, keep_threshold
 from assistant.router.embedders import FakeEmbedder
 from assistant.router.router import Router
 from tests.router.test_router_core import ROUTES
@@ -40,6 +40,16 @@ def test_objective_threshold_is_lowered_to_the_retention_target():
     assert held.oos_recall < free.oos_recall  # the price, reported
     assert held.keep_in_scope == 0.98 and "lowered to keep 98.0%" in held.method
     assert held.in_scope_accuracy == pytest.approx(np.mean(ok & (in_s >= held.threshold)))
+
+
+def test_few_cross_validated_requests_keep_more_of_them():
+    in_s, ok, oos = _scores()
+    many = best_threshold(in_s, ok, oos, "cv", keep=0.98)
+    few = best_threshold(in_s[:60], ok[:60], oos[:60], "cv", keep=0.98)
+    assert confident_keep(0.98, int(ok[:60].sum())) == 1.0 and few.in_scope_retention == 1.0
+    assert 0.98 < confident_keep(0.98, int(ok.sum())) < 0.99 and many.in_scope_retention < 0.99
+    assert confident_keep(0.98, 10**9) == pytest.approx(0.98, abs=1e-4)
+    assert "95% confidence over" in few.method
 
 
 def test_a_target_the_objective_already_meets_changes_nothing():
