@@ -26,7 +26,8 @@ from assistant.router.types import RouteChoice, RouteSpec
 
 log = logging.getLogger(__name__)
 
-HEAD_VERSION = "head-5"  # 2: TF-IDF word features; 3: blend weight 0.2; 4: per-skill negatives; 5: keep_in_scope
+HEAD_VERSION = "head-6"  # 2: TF-IDF word features; 3: blend weight 0.2; 4: per-skill negatives;
+# 5: keep_in_scope; 6: keep_in_scope with 95 % confidence (the calibration is stored with the head)
 REJECT = "__reject__"
 CHUNK = 256
 Progress = Callable[[int, int], None]
