@@ -33,7 +33,7 @@ PRIOR_THRESHOLD = LR_WEIGHT * 1.0 + (1 - LR_WEIGHT) * 0.75
 DEFAULT_KEEP_IN_SCOPE = 0.98
 # The target is met with this confidence (one-sided normal bound on the share kept): with a
 # few dozen examples the share cross-validation keeps is a rough estimate, so the threshold
-# keeps more of them (every one, below about a hundred), with many it converges on the target.
+# keeps more of them (every one, below about 130), with many it converges on the target.
 KEEP_CONFIDENCE_Z = 1.645  # 95 %
 # Retention levels at which the trade-off curve is reported.
 CURVE_KEEPS = (1.0, 0.995, 0.99, 0.98, 0.97, 0.96, 0.95, 0.93, 0.9, 0.85, 0.8)
