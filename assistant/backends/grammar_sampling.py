@@ -80,8 +80,7 @@ class CandidateGrammarSampler:
             checked, width = len(ids), width * 8
         if token is None:
             raise RuntimeError("the grammar allows no token here")
-        cpp.llama_sampler_accept(self._grammar, token)
-        cpp.llama_sampler_accept(self._chain.sampler, token)
+        self.accept(token)
         return token
 
     def accept(self, token: int) -> None:

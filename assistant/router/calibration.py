@@ -86,7 +86,7 @@ class Calibration:
         return cls(**data)  # type: ignore[arg-type]
 
 
-def _rates(in_scores: np.ndarray, in_correct: np.ndarray, oos_scores: np.ndarray,
+def rates_at(in_scores: np.ndarray, in_correct: np.ndarray, oos_scores: np.ndarray,
            thresholds: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """In-scope accuracy and out-of-scope recall at each threshold (accept is score >= t)."""
     correct_sorted = np.sort(in_scores[in_correct])
@@ -142,28 +142,26 @@ def best_threshold(
         return Calibration(PRIOR_THRESHOLD, "prior (no in-scope data)", n_oos=len(oos_scores))
     # Candidate thresholds: every observed score (accept is score >= t), plus "accept all".
     cands = np.unique(np.concatenate([in_scores, oos_scores, [0.0]]))
-    acc, rec = _rates(in_scores, in_correct, oos_scores, cands)
+    acc, rec = rates_at(in_scores, in_correct, oos_scores, cands)
     objective = acc + np.nan_to_num(rec)
     best = int(np.argmax(objective))
     # Put the threshold midway to the next lower score so it is not on a data point.
     lower = cands[best - 1] if best > 0 else 0.0
     threshold = float((cands[best] + lower) / 2) if best > 0 else 0.0
+    n_ok = int(in_correct.sum())
     if keep is not None:
-        target = confident_keep(keep, int(in_correct.sum()))
+        target = confident_keep(keep, n_ok)
         capped = keep_threshold(in_scores, in_correct, target)
         if capped < threshold:
             threshold = capped
             method += (f", lowered to keep {keep:.1%} of in-scope requests (95% confidence over "
-                       f"{int(in_correct.sum())} cross-validated ones: keeps {target:.1%} of them)")
-    n_ok = int(in_correct.sum())
-    at = np.array([threshold])
-    acc_t, rec_t = (float(v[0]) for v in _rates(in_scores, in_correct, oos_scores, at))
-    curve = []
-    for level in CURVE_KEEPS:
-        t = keep_threshold(in_scores, in_correct, level) if n_ok else 0.0
-        a, r = (float(v[0]) for v in _rates(in_scores, in_correct, oos_scores, np.array([t])))
-        curve.append({"keep": level, "threshold": round(t, 4), "in_scope_accuracy": round(a, 4),
-                      "oos_recall": None if np.isnan(r) else round(r, 4)})
+                       f"{n_ok} cross-validated ones: keeps {target:.1%} of them)")
+    levels = np.array([keep_threshold(in_scores, in_correct, level) if n_ok else 0.0 for level in CURVE_KEEPS])
+    acc_c, rec_c = rates_at(in_scores, in_correct, oos_scores, np.append(levels, threshold))
+    acc_t, rec_t = float(acc_c[-1]), float(rec_c[-1])
+    curve = [{"keep": level, "threshold": round(float(t), 4), "in_scope_accuracy": round(float(a), 4),
+              "oos_recall": None if np.isnan(r) else round(float(r), 4)}
+             for level, t, a, r in zip(CURVE_KEEPS, levels, acc_c, rec_c)]
     ok_scores = np.sort(in_scores[in_correct])
     return Calibration(
         threshold=threshold,

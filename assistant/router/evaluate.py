@@ -8,7 +8,7 @@ from typing import Callable
 
 import numpy as np
 
-from assistant.router.calibration import DEFAULT_KEEP_IN_SCOPE
+from assistant.router.calibration import DEFAULT_KEEP_IN_SCOPE, rates_at
 from assistant.router.data import OOS_LABEL, read_jsonl, routes_from_examples, sample_per_label
 from assistant.router.embedders import Embedder
 from assistant.router.int8 import Int8Embedder
@@ -104,14 +104,12 @@ def _test_curve(cal, test_ex, chosen, best, scores) -> list[dict[str, object]]:
     labels = np.array([ex.label for ex in test_ex])
     right = np.array([b == ex.label for b, ex in zip(best, test_ex)])
     vetoed = np.array([c is None for c in chosen]) & (scores >= cal.threshold)
+    scores = np.where(vetoed, -np.inf, scores)
     ins, oos = labels != OOS_LABEL, labels == OOS_LABEL
-    out = []
-    for point in cal.curve:
-        t = float(point["threshold"])
-        accepted = (scores >= t) & ~vetoed
-        out.append({
-            "keep": point["keep"], "threshold": t,
-            "accuracy": round(float(np.mean(accepted[ins] & right[ins])), 4) if ins.any() else None,
-            "oos_recall": round(float(np.mean(~accepted[oos])), 4) if oos.any() else None,
-        })
-    return out
+    thresholds = np.array([float(point["threshold"]) for point in cal.curve])
+    acc = rates_at(scores[ins], right[ins], scores[oos], thresholds)[0] if ins.any() else [None] * len(thresholds)
+    rec = rates_at(scores, right, scores[oos], thresholds)[1]  # recall needs only the OOS scores
+    return [{"keep": point["keep"], "threshold": float(t),
+             "accuracy": None if a is None else round(float(a), 4),
+             "oos_recall": None if np.isnan(r) else round(float(r), 4)}
+            for point, t, a, r in zip(cal.curve, thresholds, acc, rec)]

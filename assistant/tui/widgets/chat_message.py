@@ -25,7 +25,6 @@ def plain(text: str) -> Content:
     return Content(safe_text(text))
 
 
-
 def adapter_label(adapter: str) -> str:
     """An adapter as the badge names it: its file name without the folder or ``.lora.gguf``."""
     name = adapter.replace("\\", "/").rsplit("/", 1)[-1]
@@ -33,6 +32,7 @@ def adapter_label(adapter: str) -> str:
         if name.endswith(suffix):
             return name[: -len(suffix)]
     return name
+
 
 class UserMessage(Static):
     """What the user sent, shown literally; marked while it waits in the queue."""
