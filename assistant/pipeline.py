@@ -7,15 +7,16 @@ runs, and the reply is stored however the turn ends.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
 import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Protocol, Sequence
 
-from assistant.backends.base import ChatMessage, Generation, GenerationRequest, GenerationResult
+from assistant.backends.base import Backend, ChatMessage, Generation, GenerationRequest, GenerationResult
 from assistant.backends.manager import ModelManager
 from assistant.config import Settings
 from assistant.errors import AssistantError, ContextOverflowError, HandOff, StoreError
@@ -28,7 +29,19 @@ from assistant.events import (
     TextDelta,
     TurnEvent,
 )
+from assistant.memory.records import Message
+from assistant.memory.store import Store
 from assistant.pipeline_api import ComponentState, DocsInfo, SkillInfo
+from assistant.router.types import RouteChoice
+
+if TYPE_CHECKING:
+    from assistant.backends.fake import Script
+    from assistant.docs.service import DocsService
+    from assistant.memory.recall import Recall
+    from assistant.router.embedders import Embedder
+    from assistant.skills.context import ModelAccess, SkillContext
+    from assistant.skills.manifest import Manifest
+    from assistant.skills.skill import Skill
 
 Confirm = Callable[[str], bool]
 ROUTER_WAIT_S = 120.0
@@ -37,18 +50,84 @@ log = logging.getLogger(__name__)
 _DOCS_WORD = re.compile(r"\b(?:collection|docs|documents|folder|files)\b", re.I)  # cheap check before a store read
 
 
-def route_info(choice: Any, fallback: str) -> RouteInfo:
-    """Turn the router's RouteChoice into the display type (skill=None means fall back)."""
+class RouterSeam(Protocol):
+    """What the pipeline uses of the router service (:class:`assistant.router.service.RouterService`)."""
+
+    @property
+    def state(self) -> tuple[str, str]: ...
+
+    def start(self) -> None: ...
+
+    def close(self) -> None: ...
+
+    def route(self, text: str, history: Sequence[object] | None = None, previous_skill: str | None = None,
+              *, wait: float = 30.0) -> RouteChoice: ...
+
+    def add_example(self, skill: str, text: str) -> None: ...
+
+    def embedder(self, wait: float = 0.0) -> "Embedder | None": ...
+
+
+class SkillsSeam(Protocol):
+    """What the pipeline uses of the skill registry (:class:`assistant.skills.registry.SkillRegistry`)."""
+
+    def get(self, name: str) -> "Skill | None": ...
+
+    def all(self) -> "list[Skill]": ...
+
+    def info(self, skill: "Skill") -> SkillInfo: ...
+
+    def context(self, skill: "Skill", *, text: str, history: Sequence[ChatMessage] = (),
+                attachments: Sequence[Path] = (), models: "ModelAccess | None" = None,
+                confirm: Confirm | None = None, cancel: threading.Event | None = None,
+                **extra: Any) -> "SkillContext": ...
+
+    def run(self, skill: "Skill", ctx: "SkillContext") -> Iterator[str | Progress]: ...
+
+    def start_background(self, on_change: Callable[[], None] | None = None,
+                         embedder: "Callable[[], Embedder | None] | None" = None) -> None: ...
+
+    def close(self) -> None: ...
+
+
+def route_info(choice: RouteChoice, fallback: str) -> RouteInfo:
+    """The router's decision as the event carries it (``skill=None`` becomes the fallback)."""
     return RouteInfo(
-        skill=choice.skill or fallback,
-        score=getattr(choice, "score", None),
-        runner_up=getattr(choice, "runner_up", None),
-        runner_up_score=getattr(choice, "runner_up_score", None),
-        margin=getattr(choice, "margin", None),
-        threshold=getattr(choice, "threshold", None),
-        reason=getattr(choice, "reason", ""),
-        candidates=list(getattr(choice, "candidates", []) or []),
+        skill=choice.skill_or(fallback), score=choice.score, runner_up=choice.runner_up,
+        runner_up_score=choice.runner_up_score, margin=choice.margin, threshold=choice.threshold,
+        reason=choice.reason, candidates=list(choice.candidates),
     )
+
+
+@dataclass(frozen=True)
+class TurnState:
+    """What one turn knows of its conversation, read from the store once when it starts.
+
+    Attributes:
+        history: the turns a model sees (user and assistant text, failed replies left out).
+        ids: their message ids (for the rolling summary's bookkeeping).
+        previous: the skill that answered last (follow-ups stay with it).
+        summary: the conversation's rolling summary, and how many of ``history`` it covers.
+        titled: whether the conversation has a title already.
+    """
+
+    history: list[ChatMessage]
+    ids: list[str]
+    previous: str | None = None
+    summary: str | None = None
+    summary_covers: int = 0
+    titled: bool = True
+
+    @classmethod
+    def of(cls, messages: Sequence[Message], summary: str | None = None, summary_through: str | None = None,
+           titled: bool = True) -> "TurnState":
+        from assistant.memory.summary import covered
+
+        kept = [m for m in messages if m.role in ("user", "assistant") and m.content and m.status != "error"]
+        ids = [m.id for m in kept]
+        previous = next((m.skill for m in reversed(messages) if m.role == "assistant" and m.skill), None)
+        covers = covered(ids, summary_through) if summary else 0
+        return cls([ChatMessage(m.role, m.content) for m in kept], ids, previous, summary, covers, titled)
 
 
 @dataclass
@@ -76,7 +155,7 @@ class ModelAccessForTurn:
     dropped: int = 0
     summary_target: int = 0
 
-    def _backend(self, model: str | None, adapter: Path | None):
+    def _backend(self, model: str | None, adapter: Path | None) -> tuple[str, Backend]:
         name = model or self.default_model or self.settings.default_model
         use_adapter = adapter if adapter is not None else (self.default_adapter if name == self.default_model else None)
         return name, self.manager.get(name, use_adapter)
@@ -125,7 +204,7 @@ class ModelAccessForTurn:
         return generation
 
     def _note_dropped(self, start: int, system: ChatMessage | None, earlier: list[ChatMessage],
-                      newest: ChatMessage, backend: Any, reserve: int) -> None:
+                      newest: ChatMessage, backend: Backend, reserve: int) -> None:
         """Record what this fitting left out, and how far a chunked summary should reach: the
         cut that leaves ``summary_headroom`` of the window free, so the next turns fit
         without moving the cut (a stable prompt prefix for the KV cache)."""
@@ -162,9 +241,9 @@ class Pipeline:
     Args:
         settings: the configuration.
         models: the model manager (real or with a fake factory).
-        store: the conversation store (assistant.memory.store.Store).
-        router: the router service (assistant.router); routes from the skills.
-        skills: the skill registry (assistant.skills).
+        store: the conversation store (a file, or :meth:`Store.memory` in tests and the demo).
+        router: the router service; routes from the skills.
+        skills: the skill registry.
         confirm: asks the user before a side-effecting tool runs; default refuses.
 
     A streaming reply's text is checkpointed to the store every ``partial_every_s`` seconds,
@@ -173,8 +252,10 @@ class Pipeline:
 
     partial_every_s = 0.5
 
-    def __init__(self, settings: Settings, *, models: ModelManager, store: Any, router: Any, skills: Any,
-                 confirm: Confirm | None = None) -> None:
+    def __init__(self, settings: Settings, *, models: ModelManager, store: Store, router: RouterSeam,
+                 skills: SkillsSeam, confirm: Confirm | None = None) -> None:
+        from assistant.memory.summary import Summariser
+
         self.settings = settings
         self.models = models
         self.store = store
@@ -183,11 +264,9 @@ class Pipeline:
         self.confirm: Confirm = confirm or (lambda _prompt: False)
         self.conversation_store = store  # what the TUI's sidebar reads
         self._started = False
-        from assistant.memory.summary import Summariser
-
         self.summaries = Summariser(settings, models, store)
-        self._recall: Any = None
-        self._docs: Any = None  # assistant.docs.service.DocsService, made on first use
+        self._recall: Recall | None = None
+        self._docs: DocsService | None = None  # made on first use
 
     # Lifecycle -----------------------------------------------------------------------------
     def start(self) -> None:
@@ -204,14 +283,10 @@ class Pipeline:
         self.summaries.wait_idle(5.0)
         if self._docs is not None:  # a refresh in the background stops between files
             self._docs.close()
-        close_router = getattr(self.router, "close", None)
-        if close_router:
-            close_router()
+        self.router.close()
         self.models.close()
         self.registry.close()  # stops MCP servers
-        close = getattr(self.store, "close", None)
-        if close:
-            close()
+        self.store.close()
 
     def documents(self) -> list[DocsInfo]:
         from assistant.docs.index import DocsIndex
@@ -229,7 +304,7 @@ class Pipeline:
 
     def components(self) -> list[ComponentState]:
         state, detail = self.router.state
-        out = [ComponentState("embedder", state, detail)]
+        out = [ComponentState("embedder", state, detail)]  # type: ignore[arg-type]  # the service's states are WarmState's
         for m in self.models.states():
             out.append(ComponentState(m.name, {"loading": "loading", "loaded": "ready", "failed": "failed"}[m.state],
                                       m.error or f"{m.footprint_mb} MB"))
@@ -244,26 +319,18 @@ class Pipeline:
         return [self.registry.info(s) for s in self.registry.all()]
 
     # Routing -------------------------------------------------------------------------------
-    def _history(self, conversation_id: str) -> list[ChatMessage]:
-        return self._history_ids(self.store.messages(conversation_id))[0]
-
-    @staticmethod
-    def _history_ids(messages: list[Any]) -> tuple[list[ChatMessage], list[str]]:
-        """The turns a model sees (user and assistant text, failed replies left out) and their ids."""
-        kept = [m for m in messages if m.role in ("user", "assistant") and m.content and m.status != "error"]
-        return [ChatMessage(m.role, m.content) for m in kept], [m.id for m in kept]
-
-    def _previous_skill(self, conversation_id: str | None) -> str | None:
-        if conversation_id is None:
-            return None
-        for m in reversed(self.store.messages(conversation_id)):
-            if m.role == "assistant" and m.skill:
-                return m.skill
-        return None
+    def _state(self, conversation_id: str, messages: Sequence[Message] | None = None) -> TurnState:
+        """The conversation as a turn needs it (``messages`` when the caller read them already)."""
+        if messages is None:
+            messages = self.store.messages(conversation_id)
+        conv = self.store.conversation(conversation_id)
+        if conv is None:
+            return TurnState.of(messages)
+        return TurnState.of(messages, conv.summary, conv.summary_through, titled=bool(conv.title))
 
     def explain(self, conversation_id: str | None, text: str) -> RouteInfo:
-        history = self._history(conversation_id) if conversation_id else []
-        return self._route(text, history, self._previous_skill(conversation_id))
+        state = self._state(conversation_id) if conversation_id else TurnState([], [])
+        return self._route(text, state.history, state.previous)
 
     def _route(self, text: str, history: list[ChatMessage], previous: str | None) -> RouteInfo:
         self.start()
@@ -291,11 +358,9 @@ class Pipeline:
         self.summaries.interrupt()  # a summary in the background never delays the user's turn
         if conversation_id is None:
             conversation_id = self.store.create_conversation()
-        history, ids = self._history_ids(self.store.messages(conversation_id))
-        previous = self._previous_skill(conversation_id)
+        state = self._state(conversation_id)
         self.store.add_message(conversation_id, "user", text)
-        yield from self._answer(conversation_id, text, history, previous, skill, cancel, attachments, generation or {},
-                                ids)
+        yield from self._answer(conversation_id, text, state, skill, cancel, attachments, generation or {})
 
     def regenerate(self, conversation_id: str, *, cancel: threading.Event | None = None,
                    skill: str | None = None) -> Iterator[TurnEvent]:
@@ -304,12 +369,11 @@ class Pipeline:
         if last_user is None:
             raise AssistantError("this conversation has no message to answer again", "send a message first")
         self.summaries.interrupt()
-        text = messages[last_user].content
-        history, ids = self._history_ids(messages[:last_user])
-        previous = next((m.skill for m in reversed(messages[:last_user]) if m.role == "assistant" and m.skill), None)
-        yield from self._answer(conversation_id, text, history, previous, skill, cancel, (), {}, ids)
+        state = self._state(conversation_id, messages[:last_user])
+        yield from self._answer(conversation_id, messages[last_user].content, state, skill, cancel, (), {})
 
-    def _pick(self, text: str, history: list[ChatMessage], previous: str | None, forced: str | None) -> tuple[Any, RouteInfo]:
+    def _pick(self, text: str, history: list[ChatMessage], previous: str | None,
+              forced: str | None) -> "tuple[Skill, RouteInfo]":
         fallback = self.settings.router.fallback_skill
         if forced:
             chosen = self.registry.get(forced)
@@ -325,11 +389,14 @@ class Pipeline:
         if chosen is None or not chosen.ok:
             why = "is not installed" if chosen is None else f"failed to load ({chosen.error})"
             chosen = self.registry.get(fallback)
-            info = RouteInfo(**{**info.__dict__, "skill": fallback,
-                                "reason": f"{info.reason}; skill '{info.skill}' {why}, using {fallback}"})
+            if chosen is None:
+                raise AssistantError(f"the fallback skill '{fallback}' is not installed",
+                                     "check [router] fallback_skill in your config")
+            info = dataclasses.replace(info, skill=fallback,
+                                       reason=f"{info.reason}; skill '{info.skill}' {why}, using {fallback}")
         return chosen, info
 
-    def _named_collection(self, text: str) -> tuple[Any, RouteInfo] | None:
+    def _named_collection(self, text: str) -> "tuple[Skill, RouteInfo] | None":
         """The docs skill, when the message addresses one of the user's collections by name
         (``@handbook ...``, ``... in the handbook docs``): naming it is as good as choosing it."""
         docs = self.registry.get("docs")
@@ -347,16 +414,16 @@ class Pipeline:
             return None
         return docs, RouteInfo(skill="docs", reason=f"names your document collection '{name}'")
 
-    def _answer(self, conversation_id: str, text: str, history: list[ChatMessage], previous: str | None,
-                forced: str | None, cancel: threading.Event | None, attachments: tuple[Path, ...],
-                generation: dict[str, Any], history_ids: list[str] | None = None,
-                handed: tuple[Any, RouteInfo, str] | None = None) -> Iterator[TurnEvent]:
+    def _answer(self, conversation_id: str, text: str, state: TurnState, forced: str | None,
+                cancel: threading.Event | None, attachments: tuple[Path, ...], generation: dict[str, Any],
+                handed: "tuple[Skill, RouteInfo, str] | None" = None) -> Iterator[TurnEvent]:
         cancel = cancel or threading.Event()
+        history = state.history
         if handed is not None:  # the routed skill declined: its reply row goes to the fallback skill
             skill, info, reply_id = handed
         else:
             try:
-                skill, info = self._pick(text, history, previous, forced)
+                skill, info = self._pick(text, history, state.previous, forced)
             except AssistantError as exc:
                 yield ReplyFailed(conversation_id, None, exc.message, exc.hint)
                 return
@@ -368,15 +435,8 @@ class Pipeline:
                 conversation_id, skill=skill.name, model=model, adapter=str(adapter) if adapter else None,
                 route_score=info.score, runner_up=info.runner_up,
             )
-        access = ModelAccessForTurn(self.models, self.settings, model, adapter, conversation_id, cancel, generation)
-        ids = history_ids or []
-        if len(ids) == len(history):
-            from assistant.memory.summary import covered
-
-            conv = self.store.conversation(conversation_id)
-            access.history = list(history)
-            if conv is not None and conv.summary:
-                access.summary, access.summary_covers = conv.summary, covered(ids, conv.summary_through)
+        access = ModelAccessForTurn(self.models, self.settings, model, adapter, conversation_id, cancel, generation,
+                                    history=list(history), summary=state.summary, summary_covers=state.summary_covers)
         ctx = self.registry.context(skill, text=text, history=history, attachments=attachments, models=access,
                                     confirm=self.confirm, cancel=cancel, **self._recall_extra(skill, conversation_id))
         parts: list[str] = []
@@ -404,8 +464,8 @@ class Pipeline:
             if fallback is None:
                 yield from self._fail(conversation_id, reply_id, exc, parts, skill.name, access)
             else:
-                yield from self._answer(conversation_id, text, history, previous, None, cancel, attachments,
-                                        generation, history_ids, handed=(*fallback, reply_id))
+                yield from self._answer(conversation_id, text, state, None, cancel, attachments, generation,
+                                        handed=(*fallback, reply_id))
             return
         except AssistantError as exc:
             yield from self._fail(conversation_id, reply_id, exc, parts, skill.name, access)
@@ -423,14 +483,16 @@ class Pipeline:
         final = "".join(parts)
         moved = {"skill": skill.name, "model": model} if handed is not None else {}
         self.store.finish_reply(reply_id, final, status, **self._meta(stats), **moved)
-        self._maybe_title(conversation_id, text)
-        if status == "complete" and access.dropped and len(ids) == len(history):
-            self.summaries.after_turn(conversation_id, history, ids, summary=access.summary,
+        if not state.titled:
+            self._title(conversation_id, text)
+        if status == "complete" and access.dropped:
+            self.summaries.after_turn(conversation_id, history, state.ids, summary=access.summary,
                                       covers=access.summary_covers, dropped=access.dropped,
                                       target=access.summary_target)
         yield ReplyFinished(conversation_id, reply_id, final, status, skill.name, stats.get("model", model), stats)
 
-    def _hand_off(self, skill: Any, info: RouteInfo, exc: HandOff, parts: list[str]) -> tuple[Any, RouteInfo] | None:
+    def _hand_off(self, skill: "Skill", info: RouteInfo, exc: HandOff,
+                  parts: list[str]) -> "tuple[Skill, RouteInfo] | None":
         """The fallback skill and its route when ``skill`` declined a turn it was routed to
         (not chosen by the user) before replying; otherwise None."""
         name = self.settings.router.fallback_skill
@@ -438,7 +500,7 @@ class Pipeline:
         if parts or info.forced or skill.name == name or chosen is None or not chosen.ok:
             return None
         reason = "; ".join(r for r in (info.reason, f"{skill.name} handed the turn over: {exc.message}") if r)
-        return chosen, RouteInfo(**{**info.__dict__, "skill": name, "reason": reason})
+        return chosen, dataclasses.replace(info, skill=name, reason=reason)
 
     def _checkpoint(self, reply_id: str, parts: list[str]) -> None:
         """Store the text shown so far, so a crash mid-reply keeps it (the row stays 'streaming'
@@ -459,10 +521,10 @@ class Pipeline:
         self.store.finish_reply(reply_id, partial, "error", error=exc.message, **self._meta(access.stats()))
         yield ReplyFailed(conversation_id, reply_id, exc.message, exc.hint, partial, skill)
 
-    def _recall_extra(self, skill: Any, conversation_id: str) -> dict[str, Any]:
+    def _recall_extra(self, skill: "Skill", conversation_id: str) -> dict[str, Any]:
         """The read-only recall capability, for skills that declare the ``recall`` tool, and
         document search, for skills that declare the ``docs`` tool."""
-        manifest = getattr(skill, "manifest", None)
+        manifest = skill.manifest
         docs = self._docs_extra(manifest)
         if manifest is None or "recall" not in manifest.tools:
             return docs
@@ -473,7 +535,7 @@ class Pipeline:
                                   notes_file=self.settings.data_dir / "skills" / "notes" / "notes.json")
         return {**docs, "recall": self._recall.for_conversation(conversation_id)}
 
-    def _docs_extra(self, manifest: Any) -> dict[str, Any]:
+    def _docs_extra(self, manifest: "Manifest | None") -> dict[str, Any]:
         if manifest is None or "docs" not in manifest.tools:
             return {}
         if self._docs is None:
@@ -482,41 +544,67 @@ class Pipeline:
             self._docs = DocsService(self.store, self._embedder)
         return {"docs": self._docs.access()}
 
-    def _embedder(self) -> Any:
+    def _embedder(self) -> "Embedder | None":
         """The router's embedder (waiting a little while it loads), else None: recall then
         uses keywords only."""
-        if getattr(self.router, "router", None) is None:
-            self.router.wait_ready(RECALL_EMBEDDER_WAIT_S)
-        return getattr(getattr(self.router, "router", None), "base_embedder", None)
+        return self.router.embedder(wait=RECALL_EMBEDDER_WAIT_S)
 
-    def _maybe_title(self, conversation_id: str, text: str) -> None:
-        conv = self.store.conversation(conversation_id)
-        if conv is not None and not conv.title:
-            from assistant.memory.titles import title_from_text
+    def _title(self, conversation_id: str, text: str) -> None:
+        from assistant.memory.titles import title_from_text
 
-            self.store.rename(conversation_id, title_from_text(text))
+        self.store.title_if_untitled(conversation_id, title_from_text(text))
 
 
 def build_pipeline(settings: Settings, *, confirm: Confirm | None = None, fake: bool = False) -> Pipeline:
-    """Wire the real components (or, with ``fake=True``, the in-package fakes).
+    """Wire the real components (with ``fake=True``, the in-package fakes at the bottom seams,
+    over the configured database file: see :func:`fake_pipeline`).
 
     Nothing heavy happens here: the embedder and models load later, in the background or
     on first use.
     """
-    from assistant.memory.store import Store
+    if fake:
+        return fake_pipeline(settings, store=Store.open(settings.db_path), confirm=confirm)
+    return _wire(settings, ModelManager(settings), Store.open(settings.db_path), None, confirm)
+
+
+def fake_pipeline(settings: Settings, *, script: "Script | list[str] | None" = None, delay_s: float = 0.01,
+                  warmup_s: float = 0.0, store: Store | None = None, confirm: Confirm | None = None) -> Pipeline:
+    """The real pipeline (router, skills, memory) on the in-package fakes at its bottom seams,
+    for tests and the demo mode (``ASSISTANT_TUI_FAKE=1``).
+
+    Args:
+        script: every model's replies: a list used in turn across all models (then empty
+            replies), or a function of the request; default: echo the user's message.
+        delay_s: pause before each streamed token.
+        warmup_s: how long the fake embedder takes to "load" (the router is ready after it).
+        store: where conversations live; a fresh in-memory store by default.
+        confirm: asks the user before a side-effecting tool runs; default refuses.
+    """
+    from assistant.backends.fake import FakeBackend
+    from assistant.router.embedders import FakeEmbedder
+
+    if isinstance(script, list):
+        replies, lock = list(script), threading.Lock()
+
+        def next_reply(_request: GenerationRequest) -> str:
+            with lock:
+                return replies.pop(0) if replies else ""
+
+        script = next_reply
+
+    def embedder() -> FakeEmbedder:
+        time.sleep(warmup_s)
+        return FakeEmbedder()
+
+    models = ModelManager(settings, factory=lambda name, adapter: FakeBackend(name, script=script, delay_s=delay_s))
+    return _wire(settings, models, store or Store.memory(), embedder, confirm)
+
+
+def _wire(settings: Settings, models: ModelManager, store: Store, embedder: "Callable[[], Embedder] | None",
+          confirm: Confirm | None) -> Pipeline:
     from assistant.router.service import RouterService
     from assistant.skills.registry import load_skills
 
-    embedder_factory = None
-    if fake:
-        from assistant.backends.fake import FakeBackend
-        from assistant.router.embedders import FakeEmbedder
-
-        models = ModelManager(settings, factory=lambda name, adapter: FakeBackend(name, delay_s=0.01))
-        embedder_factory = FakeEmbedder
-    else:
-        models = ModelManager(settings)
     registry = load_skills(settings)
-    store = Store.open(settings.db_path)
-    router = RouterService(settings, routes=registry.routes, embedder_factory=embedder_factory)
+    router = RouterService(settings, routes=registry.routes, embedder_factory=embedder)
     return Pipeline(settings, models=models, store=store, router=router, skills=registry, confirm=confirm)

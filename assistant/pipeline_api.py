@@ -1,7 +1,9 @@
 """The contract between front ends (TUI, ``ask``, ``serve``) and the pipeline.
 
-Front ends depend on this protocol only; ``assistant.pipeline.Pipeline`` implements it with
-the real router, skills, store and models (or their in-package fakes in tests).
+Front ends depend on these protocols only; ``assistant.pipeline.Pipeline`` implements
+:class:`ChatPipeline` with the real router, skills, store and models (in tests and the demo
+mode, with the in-package fakes at the bottom seams: backend, embedder, in-memory store), and
+its ``conversation_store`` (the SQLite store) implements :class:`ConversationStore`.
 """
 
 from __future__ import annotations
@@ -9,10 +11,11 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Literal, Protocol
+from typing import Iterator, Literal, Protocol, Sequence
 
 from assistant.backends.base import ChatMessage
 from assistant.events import RouteInfo, TurnEvent
+from assistant.memory.records import Conversation, Message, SearchHit
 
 WarmState = Literal["cold", "loading", "ready", "failed"]
 
@@ -53,8 +56,37 @@ class DocsInfo:
     note: str = ""  # what the background indexer is doing with it right now
 
 
+ExportFormat = Literal["md", "json"]
+
+
+class ConversationStore(Protocol):
+    """What the TUI's sidebar asks of the conversation store. Calls may block; the app makes
+    every call from one dedicated thread, never from the UI thread."""
+
+    def list_conversations(self, limit: int = 50) -> Sequence[Conversation]:
+        """Most recently updated first."""
+
+    def search(self, query: str) -> Sequence[SearchHit]:
+        """Full-text search over messages; best matches first."""
+
+    def messages(self, conversation_id: str) -> Sequence[Message]:
+        """The messages of one conversation, oldest first."""
+
+    def rename(self, conversation_id: str, title: str) -> None:
+        """Give a conversation a new title."""
+
+    def delete(self, conversation_id: str) -> None:
+        """Delete a conversation and its messages."""
+
+    def export_conversation(self, conversation_id: str, fmt: ExportFormat = "md") -> str:
+        """The whole conversation as Markdown (``md``) or JSON (``json``) text."""
+
+
 class ChatPipeline(Protocol):
     """What a front end can ask of the assistant."""
+
+    conversation_store: ConversationStore
+    """Where the conversations live (what the sidebar lists, searches, renames and exports)."""
 
     def start(self) -> None:
         """Begin warming up (embedder, default model) in the background; returns at once."""

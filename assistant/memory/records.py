@@ -1,7 +1,7 @@
 """Plain records the store hands out: conversations, messages, search hits.
 
 They are frozen dataclasses with field names that match the TUI's sidebar protocol
-(``assistant.tui.store``), so the store can be given to the app without an adapter.
+(``assistant.pipeline_api.ConversationStore``), so the store is given to the app as it is.
 """
 
 from __future__ import annotations

@@ -9,6 +9,7 @@ processes may use the same file at the same time (see :mod:`assistant.memory.con
 
 from __future__ import annotations
 
+import re
 import sqlite3
 import threading
 import uuid
@@ -36,6 +37,15 @@ def now_iso() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="microseconds")
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def storable(text: str) -> str:
+    """Text SQLite can keep (UTF-8): a lone surrogate, as a broken paste or decoder leaves
+    one, becomes U+FFFD instead of failing the write and losing the message."""
+    return _SURROGATE.sub("\ufffd", text)
+
+
 def new_id() -> str:
     return uuid.uuid4().hex
 
@@ -49,12 +59,16 @@ class Store:
         path: the database file, or None in memory.
         notice: a message for the user when opening had to recover (a damaged file was
             moved aside), else None.
+        clock: the timestamp for new and updated rows (ISO 8601 UTC); tests fix it so
+            the sidebar's times are stable.
     """
 
-    def __init__(self, db: Database, path: Path | None = None, notice: str | None = None) -> None:
+    def __init__(self, db: Database, path: Path | None = None, notice: str | None = None,
+                 clock: Callable[[], str] = now_iso) -> None:
         self.db = db
         self.path = path
         self.notice = notice
+        self.clock = clock
         self._lock = threading.RLock()
 
     # Opening ---------------------------------------------------------------------------------
@@ -110,12 +124,12 @@ class Store:
         return db
 
     @classmethod
-    def memory(cls) -> "Store":
-        """A fresh in-memory store (tests, fakes)."""
+    def memory(cls, clock: Callable[[], str] = now_iso) -> "Store":
+        """A fresh in-memory store (tests, the demo mode)."""
         conn = sqlconn.connect(None)
         db = Database(conn)
         apply_migrations(db)
-        return cls(db)
+        return cls(db, clock=clock)
 
     def close(self) -> None:
         with self._lock:
@@ -169,7 +183,7 @@ class Store:
     # Conversations ---------------------------------------------------------------------------
     def create_conversation(self, title: str | None = None) -> str:
         """Start a conversation; returns its id. An empty title is filled in later."""
-        cid, now = new_id(), now_iso()
+        cid, now = new_id(), self.clock()
         self._write(lambda c: c.execute(
             "INSERT INTO conversations (id, title, created_at, updated_at) VALUES (?, ?, ?, ?)",
             (cid, _clean_title(title or "", allow_empty=True), now, now)))
@@ -216,6 +230,11 @@ class Store:
 
     set_title = rename
 
+    def title_if_untitled(self, conversation_id: str, title: str) -> None:
+        """Name an untitled conversation ``title``; one the user named meanwhile keeps its name."""
+        self._update_conversation(conversation_id, "title = CASE WHEN coalesce(title, '') = '' THEN ? ELSE title END",
+                                  (_clean_title(title),))
+
     def set_pinned(self, conversation_id: str, pinned: bool = True) -> None:
         self._update_conversation(conversation_id, "pinned = ?", (int(pinned),))
 
@@ -229,7 +248,7 @@ class Store:
 
     def _update_conversation(self, cid: str, assignments: str, params: tuple, touch: bool = True) -> None:
         stamp = ", updated_at = ?" if touch else ""
-        args = params + ((now_iso(),) if touch else ()) + (cid,)
+        args = params + ((self.clock(),) if touch else ()) + (cid,)
 
         def run(c: sqlite3.Connection) -> None:
             if c.execute(f"UPDATE conversations SET {assignments}{stamp} WHERE id = ?", args).rowcount == 0:
@@ -258,9 +277,9 @@ class Store:
         status = meta.pop("status", "complete")
         _check_status(status)
         _check_meta(meta)
-        mid, now = new_id(), now_iso()
+        mid, now = new_id(), self.clock()
         cols = ["id", "conversation_id", "role", "content", "status", "created_at", *meta]
-        values = (mid, conversation_id, role, str(content), status, now, *meta.values())
+        values = (mid, conversation_id, role, storable(str(content)), status, now, *meta.values())
 
         def run(c: sqlite3.Connection) -> None:
             if c.execute("UPDATE conversations SET updated_at = ? WHERE id = ?", (now, conversation_id)).rowcount == 0:
@@ -286,6 +305,7 @@ class Store:
         self._update_message(message_id, {"content": content, "status": status, **meta})
 
     def _update_message(self, message_id: str, values: dict[str, Any], touch: bool = True) -> None:
+        values = {k: storable(v) if isinstance(v, str) else v for k, v in values.items()}
         sets = ", ".join(f"{k} = ?" for k in values)
 
         def run(c: sqlite3.Connection) -> None:
@@ -294,7 +314,7 @@ class Store:
                 raise StoreError(f"no message '{message_id}'", "it may have been deleted with its conversation")
             c.execute(f"UPDATE messages SET {sets} WHERE id = ?", (*values.values(), message_id))
             if touch:
-                c.execute("UPDATE conversations SET updated_at = ? WHERE id = ?", (now_iso(), row[0]))
+                c.execute("UPDATE conversations SET updated_at = ? WHERE id = ?", (self.clock(), row[0]))
 
         self._write(run)
 
@@ -330,7 +350,7 @@ class Store:
         Any text is accepted: words are matched literally (FTS operators and quotes in the
         query have no special meaning), so a user's query never raises a syntax error.
         """
-        match = fts_query(query)
+        match = fts_query(storable(query))
         if match is None:
             return []
         rows = self._read(
@@ -378,7 +398,7 @@ class Store:
 
 
 def _clean_title(title: str, allow_empty: bool = False) -> str:
-    clean = " ".join(str(title).split())[:MAX_TITLE]
+    clean = " ".join(storable(str(title)).split())[:MAX_TITLE]
     if not clean and not allow_empty:
         raise StoreError("a title cannot be empty", "type a title")
     return clean

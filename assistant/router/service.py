@@ -80,6 +80,14 @@ class RouterService:
         self._thread = threading.Thread(target=self._build, args=(gen,), name="router-build", daemon=True)
         self._thread.start()
 
+    def embedder(self, wait: float = 0.0) -> "Embedder | None":
+        """The embedder the routes are built with (recall and document search reuse it),
+        waiting up to ``wait`` seconds while it loads; ``None`` when it is not available."""
+        if self._router is None and wait:
+            self.wait_ready(wait)
+        router = self._router
+        return router.base_embedder if router is not None else None
+
     def wait_ready(self, timeout: float | None = None) -> bool:
         """Block until ready (True) or failed / timed out (False)."""
         deadline = None if timeout is None else time.monotonic() + timeout

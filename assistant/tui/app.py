@@ -1,9 +1,9 @@
 """The chat application: owns the pipeline and store, and everything that runs off the UI thread.
 
-The app paints first and builds its services (the pipeline and the conversation store) in a
-worker thread afterwards, so typing is possible at once while models and the embedder load.
-It talks to the rest of the assistant only through :class:`~assistant.pipeline_api.ChatPipeline`
-and :class:`~assistant.tui.store.ConversationStore`.
+The app paints first and builds the pipeline in a worker thread afterwards, so typing is
+possible at once while models and the embedder load. It talks to the rest of the assistant
+only through :class:`~assistant.pipeline_api.ChatPipeline` and the
+:class:`~assistant.pipeline_api.ConversationStore` the pipeline holds.
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import threading
-from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Any, Callable, Iterable, TypeVar
@@ -21,34 +20,25 @@ from textual.app import App, SystemCommand
 from textual.screen import Screen
 
 from assistant.errors import AssistantError
-from assistant.pipeline_api import ChatPipeline
+from assistant.pipeline_api import ChatPipeline, ConversationStore
 from assistant.tui.messages import ComponentsPolled, ServicesReady
 from assistant.tui.screens.chat import ChatScreen
 from assistant.tui.screens.dialogs import ConfirmScreen
 from assistant.tui.settings import TuiSettings
-from assistant.tui.store import ConversationStore
 
 T = TypeVar("T")
 Confirm = Callable[[str], bool]
 
 
-@dataclass
-class Services:
-    """What the app runs on: a pipeline and (optionally) a conversation store."""
-
-    pipeline: ChatPipeline
-    store: ConversationStore | None = None
-
-
-ServicesFactory = Callable[[Confirm], Services]
-"""Builds the services; receives the app's confirmation hook for side-effecting tools."""
+PipelineFactory = Callable[[Confirm], ChatPipeline]
+"""Builds the pipeline; receives the app's confirmation hook for side-effecting tools."""
 
 
 class AssistantApp(App[int]):
     """The ``assistant`` chat app.
 
     Args:
-        services: called once in a worker thread after the first paint.
+        services: builds the pipeline; called once in a worker thread after the first paint.
         settings: the ``[tui]`` section.
         export_dir: where ``/export`` writes files by default.
     """
@@ -58,7 +48,7 @@ class AssistantApp(App[int]):
     MODES = {"chat": ChatScreen}
     DEFAULT_MODE = "chat"
 
-    def __init__(self, services: ServicesFactory, settings: TuiSettings | None = None, export_dir: Path | None = None) -> None:
+    def __init__(self, services: PipelineFactory, settings: TuiSettings | None = None, export_dir: Path | None = None) -> None:
         super().__init__()
         self.tui_settings = settings or TuiSettings()
         self.export_dir = export_dir or Path.cwd()
@@ -91,17 +81,17 @@ class AssistantApp(App[int]):
     @work(thread=True, exit_on_error=False, group="services")
     def _build_services(self) -> None:
         try:
-            services = self._factory(self.confirm_from_thread)
-            services.pipeline.start()
-            states = services.pipeline.components()
-            skills = [s.name for s in services.pipeline.skills() if s.status == "ok"]
+            pipeline = self._factory(self.confirm_from_thread)
+            pipeline.start()
+            states = pipeline.components()
+            skills = [s.name for s in pipeline.skills() if s.status == "ok"]
         except AssistantError as exc:
             self.chat.post_message(ServicesReady(exc.message, exc.hint))
             return
         except Exception as exc:  # noqa: BLE001 - shown in the chat, never as a traceback
             self.chat.post_message(ServicesReady(f"could not start: {type(exc).__name__}: {exc}", "see `assistant models list` and your config"))
             return
-        self.pipeline, self.store, self.skill_names = services.pipeline, services.store, skills
+        self.pipeline, self.store, self.skill_names = pipeline, pipeline.conversation_store, skills
         self.chat.post_message(ComponentsPolled(states))
         self.chat.post_message(ServicesReady())
 
@@ -185,9 +175,8 @@ class AssistantApp(App[int]):
 
     def on_unmount(self) -> None:
         self.shutdown_work()
-        close = getattr(self.pipeline, "close", None)
-        if callable(close):
+        if self.pipeline is not None:
             try:
-                close()
+                self.pipeline.close()
             except Exception:  # noqa: BLE001 - closing must not turn a clean exit into a crash
                 pass

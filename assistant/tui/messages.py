@@ -15,7 +15,7 @@ from assistant.events import RouteInfo, TurnEvent
 from assistant.pipeline_api import ComponentState
 
 if TYPE_CHECKING:
-    from assistant.tui.store import ConversationItem, SearchHit
+    from assistant.memory.records import Conversation, SearchHit
 
 
 @dataclass
@@ -54,7 +54,7 @@ class ComponentsPolled(Message):
 class ConversationsListed(Message):
     """Rows for the sidebar: recent conversations, or search hits for ``query``."""
 
-    items: list[ConversationItem] = field(default_factory=list)
+    items: list[Conversation] = field(default_factory=list)
     hits: list[SearchHit] = field(default_factory=list)
     query: str = ""
 

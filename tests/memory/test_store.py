@@ -188,3 +188,18 @@ def test_replies_left_streaming_by_a_dead_process_are_recovered(store: Store) ->
     m = store.message(old)
     assert (m.status, m.content) == ("cancelled", "half a thought") and "interrupted" in m.error
     assert store.message(live).status == "streaming"
+
+
+def test_a_lone_surrogate_is_kept_as_a_replacement_character_not_a_failed_write():
+    """A broken paste can hold a lone surrogate; SQLite keeps only UTF-8, and the message must
+    not be lost for it (nor a title, a reply, or a search)."""
+    store = Store.memory()
+    cid = store.create_conversation("bad \ud800 title")
+    store.add_message(cid, "user", "carriage \ud800 lone surrogate")
+    reply = store.start_reply(cid)
+    store.save_partial(reply, "half \udfff")
+    store.finish_reply(reply, "done \ud800", error="err \ud800")
+    assert [m.content for m in store.messages(cid)] == ["carriage \ufffd lone surrogate", "done \ufffd"]
+    assert store.messages(cid)[1].error == "err \ufffd"
+    assert store.conversation(cid).title == "bad \ufffd title"
+    assert [h.conversation_id for h in store.search("lone \ud800")] == [cid]

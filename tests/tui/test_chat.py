@@ -5,12 +5,10 @@ from __future__ import annotations
 import threading
 
 from assistant.errors import ContextOverflowError
-from assistant.tui.fake_pipeline import FakePipeline
 from assistant.tui.screens.dialogs import ConfirmScreen
-from assistant.tui.store import MemoryConversationStore
 from assistant.tui.widgets.chat_message import AssistantMessage, NoteMessage, UserMessage
 
-from .conftest import make_app, ready, send, turn_idle, type_text, wait_until
+from .conftest import make_app, make_pipeline, ready, send, turn_idle, type_text, user_turns, wait_until
 
 LONG = " ".join(f"word{i}" for i in range(400))
 
@@ -33,11 +31,12 @@ async def test_send_streams_a_reply_with_its_badge():
         assert reply.text == "You said: write a python function"
         assert reply.status == "complete"
         badge = reply.badge_text()
-        assert badge.startswith("code · fake-coder+code-lora · route 0.90 · ") and badge.endswith(" tok/s")
+        model = pipe.registry.get("code").model_name(pipe.settings)
+        assert badge.startswith(f"code · {model} · route 0.") and badge.endswith(" tok/s")
         assert app.chat.prompt.text == ""
-        assert pipe.turns[0]["text"] == "write a python function"
         stored = pipe.store.messages(app.chat.conversation_id)
         assert [(m.role, m.status) for m in stored] == [("user", "complete"), ("assistant", "complete")]
+        assert stored[0].content == "write a python function" and stored[1].skill == "code"
 
 
 async def test_enter_sends_and_ctrl_j_inserts_a_newline():
@@ -47,13 +46,13 @@ async def test_enter_sends_and_ctrl_j_inserts_a_newline():
         await pilot.press("a", "ctrl+j", "b")
         assert app.chat.prompt.text == "a\nb"
         await pilot.press("enter")
-        await wait_until(pilot, lambda: bool(pipe.turns) and turn_idle(app))
-        assert pipe.turns[0]["text"] == "a\nb"
+        await wait_until(pilot, lambda: bool(replies(app)) and turn_idle(app))
+        assert user_turns(pipe) == ["a\nb"]
 
 
 async def test_reply_streams_in_several_batches():
     # 400 tokens over about 2.4 s: long enough to be sampled several times on a busy machine.
-    app, pipe = make_app(FakePipeline(script=[LONG], delay_s=0.006))
+    app, pipe = make_app(make_pipeline(script=[LONG], delay_s=0.006))
     seen: list[int] = []
     async with app.run_test() as pilot:
         await ready(pilot)
@@ -68,7 +67,7 @@ async def test_reply_streams_in_several_batches():
 
 
 async def test_escape_cancels_at_once_and_keeps_the_partial_reply():
-    app, pipe = make_app(FakePipeline(script=[LONG, "next reply"], delay_s=0.01))
+    app, pipe = make_app(make_pipeline(script=[LONG, "next reply"], delay_s=0.01))
     async with app.run_test() as pilot:
         await ready(pilot)
         await send(pilot, "go")
@@ -89,7 +88,7 @@ async def test_escape_cancels_at_once_and_keeps_the_partial_reply():
 
 
 async def test_regenerate_replaces_the_last_reply():
-    app, pipe = make_app(FakePipeline(script=["first answer", "second answer"]))
+    app, pipe = make_app(make_pipeline(script=["first answer", "second answer"]))
     async with app.run_test() as pilot:
         await ready(pilot)
         await send(pilot, "hello")
@@ -102,7 +101,7 @@ async def test_regenerate_replaces_the_last_reply():
 
 
 async def test_copy_reply_puts_it_on_the_clipboard():
-    app, pipe = make_app(FakePipeline(script=["copy me [bold]"]))
+    app, pipe = make_app(make_pipeline(script=["copy me [bold]"]))
     async with app.run_test() as pilot:
         await ready(pilot)
         await send(pilot, "hi")
@@ -112,13 +111,13 @@ async def test_copy_reply_puts_it_on_the_clipboard():
 
 
 async def test_message_sent_during_warm_up_is_queued_not_lost():
-    app, pipe = make_app(FakePipeline(warmup_s=0.8))
+    app, pipe = make_app(make_pipeline(warmup_s=0.8))
     async with app.run_test() as pilot:
         await wait_until(pilot, lambda: app.pipeline is not None, what="pipeline built")
         assert app.chat.components_loading
         await send(pilot, "early bird")
         user = app.chat.query(UserMessage).last()
-        assert user.has_class("queued") and len(app.chat.queue) == 1 and not pipe.turns
+        assert user.has_class("queued") and len(app.chat.queue) == 1 and not user_turns(pipe)
         assert "1 queued" in str(app.chat.status_bar.render())
         await wait_until(pilot, lambda: turn_idle(app) and bool(replies(app)), what="queued reply")
         assert replies(app)[0].text == "You said: early bird"
@@ -126,13 +125,13 @@ async def test_message_sent_during_warm_up_is_queued_not_lost():
 
 
 async def test_messages_typed_while_a_reply_streams_wait_their_turn():
-    app, pipe = make_app(FakePipeline(script=[LONG, "two"], delay_s=0.002))
+    app, pipe = make_app(make_pipeline(script=[LONG, "two"], delay_s=0.002))
     async with app.run_test() as pilot:
         await ready(pilot)
-        await send(pilot, "one")
-        await send(pilot, "second message")
+        await send(pilot, "tell me a fun fact about octopuses")
+        await send(pilot, "hi, how are you today?")
         await wait_until(pilot, lambda: turn_idle(app) and len(replies(app)) == 2, timeout=10)
-        assert [t["text"] for t in pipe.turns] == ["one", "second message"]
+        assert user_turns(pipe) == ["tell me a fun fact about octopuses", "hi, how are you today?"]
         assert replies(app)[1].text == "two"
 
 
@@ -140,18 +139,21 @@ async def test_side_effecting_tool_asks_for_confirmation():
     app, pipe = make_app()
     async with app.run_test() as pilot:
         await ready(pilot)
-        await send(pilot, "delete note shopping")
+        for text in ("remember the shopping list: milk", "remember to call mum"):
+            await send(pilot, text)
+            await wait_until(pilot, lambda: turn_idle(app) and len(replies(app)) == len(user_turns(pipe)))
+        await send(pilot, "forget everything")
         await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="confirmation dialog")
-        assert "delete the note 'note shopping'" in app.screen.question
+        assert app.screen.question == "Forget all 2 notes and to-dos?"
         assert app.chat.active is not None  # the worker thread waits for the answer
-        await pilot.press("y")
-        await wait_until(pilot, lambda: turn_idle(app) and bool(replies(app)))
-        assert replies(app)[0].text.startswith("Deleted the note")
-        await send(pilot, "delete note todo")
-        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
         await pilot.press("escape")
-        await wait_until(pilot, lambda: turn_idle(app) and len(replies(app)) == 2)
-        assert replies(app)[1].text.startswith("Did not delete")
+        await wait_until(pilot, lambda: turn_idle(app) and len(replies(app)) == 3)
+        assert replies(app)[2].skill == "notes" and replies(app)[2].text == "Kept everything (not confirmed)."
+        await send(pilot, "forget everything")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.press("y")
+        await wait_until(pilot, lambda: turn_idle(app) and len(replies(app)) == 4)
+        assert replies(app)[3].text == "Forgot all notes and to-dos."
 
 
 async def test_quitting_while_a_confirmation_waits_refuses_it():
@@ -171,9 +173,10 @@ async def test_pipeline_errors_become_chat_messages():
     def overflow(request):
         raise ContextOverflowError("the prompt takes 9000 tokens", "shorten the message")
 
-    app, pipe = make_app(FakePipeline(script=overflow))
+    app, pipe = make_app(make_pipeline(script=overflow))
     async with app.run_test() as pilot:
         await ready(pilot)
+        await send(pilot, "/skill chat")
         await send(pilot, "too long")
         await wait_until(pilot, lambda: turn_idle(app) and bool(replies(app)))
         reply = replies(app)[0]
@@ -182,12 +185,13 @@ async def test_pipeline_errors_become_chat_messages():
 
 
 async def test_a_crashing_pipeline_does_not_crash_the_app():
-    class Broken(FakePipeline):
-        def run_turn(self, *args, **kwargs):
-            yield from ()
-            raise RuntimeError("boom")
+    def broken(*args, **kwargs):
+        yield from ()
+        raise RuntimeError("boom")
 
-    app, pipe = make_app(Broken(store=MemoryConversationStore()))
+    pipe = make_pipeline()
+    pipe.run_turn = broken  # a bug below the front end's contract
+    app, pipe = make_app(pipe)
     async with app.run_test() as pilot:
         await ready(pilot)
         await send(pilot, "hi")

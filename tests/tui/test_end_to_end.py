@@ -8,11 +8,11 @@ from .conftest import send, wait_until
 
 
 async def test_real_pipeline_with_tiny_model(tiny_settings):
-    from assistant.cli.tui_cmd import make_services
+    from assistant.cli.tui_cmd import make_pipeline
     from assistant.tui.app import AssistantApp
 
     tiny_settings.router.embedder = "fake"
-    app = AssistantApp(lambda confirm: make_services(tiny_settings, confirm), tiny_settings.tui, tiny_settings.data_dir)
+    app = AssistantApp(lambda confirm: make_pipeline(tiny_settings, confirm), tiny_settings.tui, tiny_settings.data_dir)
     async with app.run_test(size=(110, 32)) as pilot:
         chat = app.chat
         await wait_until(pilot, lambda: chat.services_ready and not chat.components_loading, timeout=60, what="pipeline ready")
@@ -25,7 +25,7 @@ async def test_real_pipeline_with_tiny_model(tiny_settings):
 
 
 async def test_docs_command_lists_collections_from_the_real_store(tiny_settings, tmp_path):
-    from assistant.cli.tui_cmd import make_services
+    from assistant.cli.tui_cmd import make_pipeline
     from assistant.docs.index import DocsIndex
     from assistant.memory.store import Store
     from assistant.tui.app import AssistantApp
@@ -35,7 +35,7 @@ async def test_docs_command_lists_collections_from_the_real_store(tiny_settings,
     notes = tmp_path / "notes"
     notes.mkdir()
     (notes / "boiler.md").write_text("# Boiler\n\nThe boiler was serviced in March by Dale.\n")
-    app = AssistantApp(lambda confirm: make_services(tiny_settings, confirm), tiny_settings.tui, tiny_settings.data_dir)
+    app = AssistantApp(lambda confirm: make_pipeline(tiny_settings, confirm), tiny_settings.tui, tiny_settings.data_dir)
     async with app.run_test(size=(140, 32)) as pilot:
         chat = app.chat
         await wait_until(pilot, lambda: chat.services_ready, timeout=60, what="pipeline ready")

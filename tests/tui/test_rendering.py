@@ -9,11 +9,10 @@ from hypothesis import strategies as st
 from textual.app import App, ComposeResult
 from textual.containers import VerticalScroll
 
-from assistant.tui.fake_pipeline import FakePipeline
 from assistant.tui.widgets.chat_message import AssistantMessage, NoteMessage, UserMessage
 from assistant.tui.widgets.text import safe_text
 
-from .conftest import make_app, ready, send, turn_idle, wait_until
+from .conftest import make_app, make_pipeline, ready, send, turn_idle, wait_until
 
 HOSTILE = [
     "[/",
@@ -54,9 +53,10 @@ def _is_control(c: str) -> bool:
 
 
 async def test_hostile_text_from_user_and_model_is_shown_literally():
-    app, pipe = make_app(FakePipeline(script=lambda req: req.messages[-1].content))
+    app, pipe = make_app(make_pipeline(script=lambda req: req.messages[-1].content))
     async with app.run_test(size=(120, 60)) as pilot:
         await ready(pilot)
+        await send(pilot, "/skill chat")  # the model (echoing) answers every message
         for text in HOSTILE:
             await send(pilot, text)
             await wait_until(pilot, lambda: turn_idle(app) and len(app.chat.query(AssistantMessage)) == HOSTILE.index(text) + 1)

@@ -5,7 +5,6 @@ from __future__ import annotations
 from textual.widgets import Input
 
 from assistant.tui.screens.dialogs import ConfirmScreen, TextPromptScreen
-from assistant.tui.store import StoredMessage
 from assistant.tui.widgets.chat_message import AssistantMessage, UserMessage
 from assistant.tui.widgets.sidebar import ConversationList, Sidebar
 
@@ -20,9 +19,9 @@ def seed(pipe) -> dict[str, str]:
         ("Parser bug", "my python parser crashes", "Check the recursion."),
         ("Pasta recipe", "how long to boil pasta", "About ten minutes."),
     ]:
-        cid = pipe.store.create(title)
-        pipe.store.add_message(cid, StoredMessage("user", user))
-        pipe.store.add_message(cid, StoredMessage("assistant", reply, "chat", "fake-chat"))
+        cid = pipe.store.create_conversation(title)
+        pipe.store.add_message(cid, "user", user)
+        pipe.store.add_message(cid, "assistant", reply, skill="chat", model="qwen2.5-coder-0.5b")
         ids[title] = cid
     return ids
 
@@ -145,4 +144,4 @@ async def test_sidebar_toggles_and_new_conversations_appear():
         assert sidebar.display
         app.chat.prompt.insert("first chat")
         await pilot.press("enter")
-        await wait_until(pilot, lambda: titles(app) == ["first chat"], what="new conversation listed")
+        await wait_until(pilot, lambda: titles(app) == ["First chat"], what="new conversation listed")  # titled from the message

@@ -2,32 +2,37 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 
 from assistant.events import ReplyFinished
-from assistant.tui.fake_pipeline import FakePipeline
-from assistant.tui.store import MemoryConversationStore, StoredMessage
 
-from .conftest import make_app, ready, turn_idle, wait_until
+from .conftest import make_app, make_pipeline, ready, turn_idle, wait_until
 
 SIZE = (110, 40)
 REPLY = "Here is a function:\n\n```python\ndef add(a, b):\n    return a + b\n```\n\nIt returns **the sum**."
 
 
-class SteadyPipeline(FakePipeline):
-    """Reports a fixed decode rate so the badge is the same on every run."""
+def seeded_app():
+    """Two stored conversations and two notes; every reply is REPLY, at a fixed decode rate
+    (so the badge is the same on every run)."""
+    pipe = make_pipeline(script=[REPLY])
+    for title in ("Trip to Lisbon", "Parser bug"):
+        cid = pipe.store.create_conversation(title)
+        pipe.store.add_message(cid, "user", f"about {title}")
+    notes = pipe.settings.data_dir / "skills" / "notes"
+    notes.mkdir(parents=True)
+    items = [{"id": i, "kind": "note", "text": t, "done": False, "created": "2026-01-01T00:00:00"}
+             for i, t in ((1, "milk"), (2, "call mum"))]
+    (notes / "notes.json").write_text(json.dumps({"next_id": 3, "items": items}))
+    run_turn = pipe.run_turn
 
-    def run_turn(self, *args, **kwargs):
-        for event in super().run_turn(*args, **kwargs):
+    def steady(*args, **kwargs):
+        for event in run_turn(*args, **kwargs):
             yield replace(event, stats={**event.stats, "tokens_per_s": 31.5}) if isinstance(event, ReplyFinished) else event
 
-
-def seeded_app():
-    store = MemoryConversationStore(clock=lambda: 1_767_225_600.0)
-    for title in ("Trip to Lisbon", "Parser bug"):
-        cid = store.create(title)
-        store.add_message(cid, StoredMessage("user", f"about {title}"))
-    return make_app(SteadyPipeline(script=[REPLY], store=store))
+    pipe.run_turn = steady
+    return make_app(pipe)
 
 
 async def steady(pilot) -> None:
@@ -76,7 +81,7 @@ def test_confirmation_dialog(snap_compare):
 
     async def run_before(pilot):
         await steady(pilot)
-        pilot.app.chat.prompt.insert("delete note shopping")
+        pilot.app.chat.prompt.insert("forget everything")
         await pilot.press("enter")
         await wait_until(pilot, lambda: type(pilot.app.screen).__name__ == "ConfirmScreen")
         await pilot.pause(0.2)

@@ -1,7 +1,7 @@
 """The real app in a real terminal (tmux): start it, type, read the screen, quit, terminal restored.
 
-Runs ``python -m assistant`` with ``ASSISTANT_TUI_FAKE=1`` (the in-package fake pipeline) so it
-needs no models. Skips with a reason when tmux is not installed (``apt-get install tmux``).
+Runs ``python -m assistant`` with ``ASSISTANT_TUI_FAKE=1`` (the real pipeline on the in-package
+fakes: echoing models, hashing embedder, in-memory store) so it needs no models. Skips with a reason when tmux is not installed (``apt-get install tmux``).
 """
 
 from __future__ import annotations
@@ -77,6 +77,10 @@ def test_real_terminal_session(tmux: Tmux, tmp_path: Path):
     tmux.keys(command, "Enter")
     tmux.wait_for("Type a message")
     assert tmux.flag("alternate_on") == "1"
+    tmux.wait_for("● embedder")  # the router is built (commands wait for it; messages would queue)
+    tmux.keys("-l", "/skill chat")  # the echoing model answers, whatever the router would pick
+    tmux.keys("Enter")
+    tmux.wait_for("chat (pinned)")
     tmux.keys("-l", "hello from [bold]tmux")
     tmux.keys("C-j")
     tmux.keys("-l", "line two")
@@ -84,7 +88,7 @@ def test_real_terminal_session(tmux: Tmux, tmp_path: Path):
     tmux.keys("Enter")
     tmux.wait_for("You said: hello from [bold]tmux")
     screen = tmux.wait_for("tok/s")  # the badge's speed is written when the reply ends, a frame later
-    assert "You said: hello from [bold]tmux" in screen and "chat · fake-chat" in screen
+    assert "You said: hello from [bold]tmux" in screen and "chat · qwen2.5-coder-0.5b" in screen
     tmux.keys("-l", "/why")
     tmux.keys("Enter")
     tmux.wait_for("Routing trace")

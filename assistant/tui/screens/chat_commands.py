@@ -301,11 +301,15 @@ class ChatCommandsMixin(_Base):
             return
         query = self.query_one("#search", Input).value.strip()
         try:
+            # A newer refresh cancels this worker while it waits for the store, never while it
+            # swaps the rows: a remove or mount cut short leaves the list unable to process messages.
             if query:
-                await sidebar.show_hits(await self._call(store.search, query, store=True), self.conversation_id)
+                hits = await self._call(store.search, query, store=True)
+                await asyncio.shield(sidebar.show_hits(hits, self.conversation_id))
             else:
                 limit = self.app.tui_settings.conversations_shown
-                await sidebar.show_conversations(await self._call(store.list_conversations, limit, store=True), self.conversation_id)
+                items = await self._call(store.list_conversations, limit, store=True)
+                await asyncio.shield(sidebar.show_conversations(items, self.conversation_id))
         except AssistantError as exc:
             await self.add_note(exc.message, exc.hint, "error")
 

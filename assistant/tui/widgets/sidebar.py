@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+import asyncio
+from datetime import datetime, timezone
+from typing import Any, Sequence
 
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -10,8 +12,22 @@ from textual.containers import Vertical
 from textual.widgets import Input, Label, ListItem, ListView, Static
 
 from assistant.tui.messages import ConversationAction, ConversationSelected
-from assistant.tui.store import ConversationItem, SearchHit, format_time
+from assistant.memory.records import Conversation, SearchHit
 from assistant.tui.widgets.chat_message import plain
+
+
+def format_time(value: Any) -> str:
+    """A short time for a sidebar row (the store keeps ISO 8601 UTC; epoch seconds work too)."""
+    try:
+        if isinstance(value, (int, float)):
+            value = datetime.fromtimestamp(value, tz=timezone.utc)
+        elif isinstance(value, str):
+            value = datetime.fromisoformat(value)
+        if isinstance(value, datetime):
+            return value.strftime("%Y-%m-%d %H:%M")
+    except (ValueError, OverflowError, OSError):
+        pass
+    return str(value or "")
 
 
 class ConversationRow(ListItem):
@@ -41,6 +57,10 @@ class ConversationList(ListView):
 class Sidebar(Vertical):
     """Search box over a list of conversations."""
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._replacing = asyncio.Lock()
+
     def compose(self) -> ComposeResult:
         yield Input(placeholder="Search conversations", id="search")
         yield ConversationList(id="conversations")
@@ -50,7 +70,7 @@ class Sidebar(Vertical):
     def rows(self) -> list[ConversationRow]:
         return [r for r in self.query_one(ConversationList).children if isinstance(r, ConversationRow)]
 
-    async def show_conversations(self, items: Sequence[ConversationItem], current: str | None) -> None:
+    async def show_conversations(self, items: Sequence[Conversation], current: str | None) -> None:
         rows = [ConversationRow(i.id, i.title, format_time(i.updated_at)) for i in items]
         await self._replace(rows, current)
 
@@ -60,8 +80,9 @@ class Sidebar(Vertical):
 
     async def _replace(self, rows: list[ConversationRow], current: str | None) -> None:
         view = self.query_one(ConversationList)
-        await view.clear()
-        await view.extend(rows)
+        async with self._replacing:  # one swap at a time: the rows of two refreshes never mix
+            await view.clear()
+            await view.extend(rows)
         ids = [r.conversation_id for r in rows]
         if current in ids:
             view.index = ids.index(current)
