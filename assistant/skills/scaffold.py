@@ -85,7 +85,8 @@ def check_skill(path: Path, settings: "Settings", embedder: object | None = None
     skill's, compared with ``embedder`` (default: the router's, see ``router.embedder``).
     """
     from assistant.skills.evals import load_eval
-    from assistant.skills.loader import load_folder, resolve_file
+    from assistant.skills.loader import load_folder
+    from assistant.skills.prompts import resolve_file
 
     folder = path.parent if path.name == MANIFEST_FILE else path
     problems: list[str] = []
