@@ -111,7 +111,7 @@ class Bench:
     def paths(self, chunks: set[int]) -> dict[int, str]:
         if not chunks:
             return {}
-        rows = self.store._read(
+        rows = self.store.select(
             f"SELECT k.id, f.path FROM docs_chunks k JOIN docs_files f ON f.id = k.file_id WHERE k.id IN "
             f"({', '.join('?' * len(chunks))})", tuple(chunks))
         return {r["id"]: r["path"] for r in rows}

@@ -128,11 +128,11 @@ class _VectorCache:
         self.lock = threading.Lock()
 
     def get(self, store: "Store", model: str, dim: int) -> "_VectorCache":
-        stamp = store._read("SELECT count(*) AS n, coalesce(max(seq), 0) AS s FROM docs_vectors")[0]
+        stamp = store.select("SELECT count(*) AS n, coalesce(max(seq), 0) AS s FROM docs_vectors")[0]
         key = (model, dim, stamp["n"], stamp["s"])
         with self.lock:
             if key != self.key:
-                rows = store._read(
+                rows = store.select(
                     "SELECT v.chunk_id, v.vector, f.collection_id FROM docs_vectors v JOIN docs_chunks k "
                     "ON k.id = v.chunk_id JOIN docs_files f ON f.id = k.file_id WHERE v.model = ? AND v.dim = ? "
                     "ORDER BY v.chunk_id", (model, dim))
@@ -167,7 +167,7 @@ class DocsSearch:
     def collection_ids(self, names: list[str] | None) -> list[int] | None:
         if names is None:
             return None
-        rows = self.store._read("SELECT id, name FROM docs_collections")
+        rows = self.store.select("SELECT id, name FROM docs_collections")
         wanted = {n.strip().lower() for n in names}
         return [r["id"] for r in rows if r["name"] in wanted]
 
@@ -209,7 +209,7 @@ class DocsSearch:
         match = " OR ".join(f'"{w}"' for w in words)
         where = "" if collection_ids is None else f" AND f.collection_id IN ({', '.join('?' * len(collection_ids))})"
         weights = ", ".join(str(w) for w in BM25_WEIGHTS)
-        rows = self.store._read(
+        rows = self.store.select(
             f"SELECT k.id FROM docs_chunks_fts JOIN docs_chunks k ON k.id = docs_chunks_fts.rowid "
             f"JOIN docs_files f ON f.id = k.file_id WHERE docs_chunks_fts MATCH ?{where} "
             f"ORDER BY bm25(docs_chunks_fts, {weights}) LIMIT ?",
@@ -252,7 +252,7 @@ class DocsSearch:
               vec_rank: dict[int, int]) -> list[DocHit]:
         if not best:
             return []
-        rows = {r["id"]: r for r in self.store._read(
+        rows = {r["id"]: r for r in self.store.select(
             "SELECT k.id, k.heading, k.text, k.page, k.line_start, k.line_end, f.path, f.unit, c.name "
             "FROM docs_chunks k JOIN docs_files f ON f.id = k.file_id JOIN docs_collections c "
             f"ON c.id = f.collection_id WHERE k.id IN ({', '.join('?' * len(best))})", tuple(best))}

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from assistant.errors import StoreError
-from assistant.memory import title_from_text
+from assistant.memory.titles import title_from_text
 from assistant.memory.store import Store
 
 
