@@ -21,7 +21,8 @@ from typing import TYPE_CHECKING, Any, Callable
 import numpy as np
 
 from assistant.docs.chunker import chunk_blocks
-from assistant.docs.readers import Skip, file_kind, read_document
+from assistant.docs.document import Skip
+from assistant.docs.readers import file_kind, read_document
 from assistant.docs.walk import MAX_FILE_BYTES, Entry, read_bytes, walk
 from assistant.errors import AssistantError
 
