@@ -125,7 +125,7 @@ class Bench:
         return {mode: metrics(v) for mode, v in ranks.items()}
 
     def latency_and_floor(self, search, unrelated: list[str]) -> dict[str, float]:
-        from assistant.docs.search import relevant
+        from assistant.docs.hits import relevant
 
         floor = float(self.embedder.related_similarity)
         times, found, false_found = [], 0, 0

@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING, Any, Callable, Literal
 
 import numpy as np
 
+from assistant.snippets import snippet
+
 if TYPE_CHECKING:
     from assistant.config import Settings
     from assistant.memory.store import Store
@@ -28,7 +30,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 RRF_K = 60
 CANDIDATES = 50
-SNIPPET_CHARS = 220
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 STOPWORDS = frozenset(
     "a an and are about as at be but by did do does for from had has have he her his how i if in is it its "
@@ -73,18 +74,6 @@ def content_words(text: str) -> list[str]:
     """The query's words that carry meaning (stopwords and one-letter words dropped)."""
     words = [w.lower() for w in _WORD.findall(text or "")]
     return [w for w in dict.fromkeys(words) if len(w) > 1 and w not in STOPWORDS][:16]
-
-
-def snippet(text: str, words: list[str], width: int = SNIPPET_CHARS) -> str:
-    """About ``width`` characters of ``text`` around the first query word found."""
-    flat = " ".join(text.split())
-    if len(flat) <= width:
-        return flat
-    low = flat.lower()
-    at = min((i for i in (low.find(w) for w in words) if i >= 0), default=0)
-    start = max(0, at - width // 3)
-    piece = flat[start:start + width]
-    return ("…" if start else "") + piece + ("…" if start + width < len(flat) else "")
 
 
 class Recall:

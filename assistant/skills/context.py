@@ -14,9 +14,10 @@ import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Mapping, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping, Protocol, runtime_checkable
 
 from assistant.backends.base import ChatMessage, Generation, GenerationRequest
+from assistant.docs.hits import DocsResult
 from assistant.errors import SkillError
 from assistant.skills.prompts import render_prompt, resolve_file
 
@@ -106,11 +107,14 @@ class DocsAccess(Protocol):
     (``assistant.docs.service.DocsAccess`` implements it).
     """
 
-    def search(self, query: str, collections: list[str] | None = None, limit: int = 6) -> Any:
-        """Best chunks, the relevance floor and a note on the index (``DocsResult``)."""
+    def search(self, query: str, collections: list[str] | None = None, limit: int = 6) -> DocsResult:
+        """Best chunks, the relevance floor and a note on the index."""
 
     def collections(self) -> list[Any]:
-        """The collections with their state (``assistant.docs.index.Collection``)."""
+        """The collections with their state (``assistant.docs.index.Collection``: ``name``, counts)."""
+
+    def wait_ready(self, timeout: float) -> Iterator[tuple[str, float | None]]:
+        """Wait up to ``timeout`` seconds for a running refresh, yielding (message, fraction)."""
 
 
 def _refuse(_prompt: str) -> bool:

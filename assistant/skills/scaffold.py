@@ -43,10 +43,14 @@ from __future__ import annotations
 
 from typing import Iterator
 
+from assistant.skills import Progress, SkillContext
 
-def respond(ctx) -> Iterator[str]:
-    """Yield the reply in pieces. ctx: assistant.skills.context.SkillContext."""
+
+def respond(ctx: SkillContext) -> Iterator[str | Progress]:
+    """Yield the reply in pieces: text, or Progress(message, fraction) during a long step."""
     # ctx.text is the message, ctx.history the conversation, ctx.prompt the filled-in prompt.txt.
+    # Import what a skill needs from assistant.skills only: raise SkillError("what", "what to do")
+    # to fail with a hint, or HandOff(...) to pass a request that is not for this skill to chat.
     yield from ctx.generate(ctx.messages(ctx.prompt))
 '''
 

@@ -12,7 +12,8 @@ from assistant.backends.fake import FakeBackend
 from assistant.backends.manager import ModelManager
 from assistant.config import load_settings
 from assistant.events import ReplyFinished
-from assistant.memory.recall import Recall, content_words, snippet
+from assistant.memory.recall import Recall, content_words
+from assistant.snippets import snippet
 from assistant.memory.store import Store
 from assistant.pipeline import build_pipeline
 from assistant.router.embedders import FakeEmbedder
