@@ -103,6 +103,18 @@ def test_the_package_has_no_import_cycles() -> None:
         _describe(graph, c) for c in cycles)
 
 
+def test_feature_settings_are_leaves() -> None:
+    """Each feature owns its config table in ``assistant.FEATURE.settings``; the config composes
+    them, so they import nothing of the package but the shared base."""
+    graph = grimp.build_graph(PACKAGE, exclude_type_checking_imports=False, cache_dir=None)
+    sections = sorted(m for m in graph.modules if m.count(".") == 2 and m.endswith(".settings"))
+    assert len(sections) >= 5
+    config_imports = graph.find_modules_directly_imported_by("assistant.config")
+    for module in sections:
+        assert graph.find_modules_directly_imported_by(module) <= {"assistant.settings_base"}, module
+        assert module in config_imports, module
+
+
 def test_loading_the_config_stays_light() -> None:
     code = f"import json, sys, assistant.config; print(json.dumps([m for m in {list(HEAVY)!r} if m in sys.modules]))"
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
