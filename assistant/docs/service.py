@@ -16,8 +16,8 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable, Iterator
 
-from assistant.docs.index import Collection, DocsIndex
 from assistant.docs.hits import DocsResult
+from assistant.docs.index import Collection, DocsIndex
 from assistant.docs.search import DocsSearch
 
 if TYPE_CHECKING:

@@ -18,9 +18,9 @@ from __future__ import annotations
 import contextlib
 import copy
 import logging
+import threading
 from collections import OrderedDict
 from pathlib import Path
-import threading
 from typing import Any, Callable, Protocol, Sequence
 
 import numpy as np

@@ -13,10 +13,10 @@ from assistant.backends.manager import ModelManager
 from assistant.config import load_settings
 from assistant.events import ReplyFinished
 from assistant.memory.recall import Recall, content_words
-from assistant.snippets import snippet
 from assistant.memory.store import Store
 from assistant.pipeline import build_pipeline
 from assistant.router.embedders import FakeEmbedder
+from assistant.snippets import snippet
 
 PAST = {
     "Database plans": [("user", "Which database should the inventory app use?"),
