@@ -111,7 +111,7 @@ class Bench:
     def paths(self, chunks: set[int]) -> dict[int, str]:
         if not chunks:
             return {}
-        rows = self.store._read(
+        rows = self.store.select(
             f"SELECT k.id, f.path FROM docs_chunks k JOIN docs_files f ON f.id = k.file_id WHERE k.id IN "
             f"({', '.join('?' * len(chunks))})", tuple(chunks))
         return {r["id"]: r["path"] for r in rows}
@@ -125,7 +125,7 @@ class Bench:
         return {mode: metrics(v) for mode, v in ranks.items()}
 
     def latency_and_floor(self, search, unrelated: list[str]) -> dict[str, float]:
-        from assistant.docs.search import relevant
+        from assistant.docs.hits import relevant
 
         floor = float(self.embedder.related_similarity)
         times, found, false_found = [], 0, 0

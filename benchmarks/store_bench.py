@@ -99,7 +99,7 @@ def build_corpus(path: Path, n: int, rng: random.Random, vocab: list[str], weigh
             ((new_id(), convs[i // 20], "user" if i % 2 == 0 else "assistant",
               zipf_text(rng, vocab, weights, rng.randint(10, 80)), "complete", now) for i in range(n)))
 
-    store._write(fill)
+    store.transaction(fill)
     return store
 
 

@@ -160,7 +160,7 @@ def test_start_marks_replies_left_streaming_by_a_dead_run(tmp_path):
     cid = first.store.create_conversation()
     first.store.add_message(cid, "user", "hi")
     reply = first.store.start_reply(cid, skill="chat")
-    first.store._write(lambda c: c.execute("UPDATE messages SET created_at = '2000-01-01T00:00:00+00:00' WHERE id = ?",
+    first.store.transaction(lambda c: c.execute("UPDATE messages SET created_at = '2000-01-01T00:00:00+00:00' WHERE id = ?",
                                            (reply,)))
     first.close()  # the "crash": the reply was never finished
     second = build_pipeline(settings, fake=True)

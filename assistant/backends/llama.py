@@ -24,9 +24,10 @@ from assistant.backends.base import (
     Stopwatch,
     hold_back,
 )
+from assistant.backends.templates import ChatRenderer
 from assistant.config import ModelSpec
 from assistant.errors import ContextOverflowError, ModelError
-from assistant.backends.templates import ChatRenderer
+from assistant.models.gguf_check import check_gguf, validate_adapter
 
 
 @dataclass
@@ -84,9 +85,6 @@ class LlamaBackend:
             verbose=False,
         )
         if adapter is not None:
-            from assistant.models.gguf_check import check_gguf
-            from assistant.tuning.lora_gguf import validate_adapter
-
             check_gguf(adapter)
             # llama-cpp-python does not notice when llama.cpp refuses an adapter, so check
             # it against the base by the loader's own rules first.

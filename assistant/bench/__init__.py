@@ -4,7 +4,8 @@
 for a plugin's own skill (see :mod:`assistant.bench.base`).
 """
 
-from assistant.bench.base import Benchmark, BenchItem, find_benchmark, read_rows, register, registered, sample
+from assistant.bench.base import Benchmark, BenchItem, read_rows, sample
+from assistant.bench.registry import find_benchmark, register, registered
 from assistant.bench.runner import BenchRun, ModelReport, run_benchmark
 
 __all__ = ["Benchmark", "BenchItem", "BenchRun", "ModelReport", "find_benchmark", "read_rows", "register",

@@ -3,8 +3,9 @@
 A :class:`Benchmark` adapts the rows of a JSON Lines file to the way a user would ask the
 skill (:meth:`Benchmark.request`), scores each reply (``score``) and combines the per-item
 scores into the task's standard metrics (``aggregate``; by default the mean of each value).
-Register one with :func:`register` and ``assistant eval SKILL --bench FILE`` runs it through the
-skill exactly as a chat turn would. A plugin author adds a benchmark in a few lines::
+Register one with :func:`assistant.bench.registry.register` and ``assistant eval SKILL --bench
+FILE`` runs it through the skill exactly as a chat turn would. A plugin author adds a benchmark
+in a few lines::
 
     from assistant.bench import Benchmark, BenchItem, register
 
@@ -86,42 +87,6 @@ class Benchmark:
     def items(self, rows: list[dict[str, Any]], seed: int = 0) -> list[BenchItem]:
         """Every row as a request; each row's random choices depend only on ``seed`` and its index."""
         return [self.request(row, random.Random(f"{seed}:{i}")) for i, row in enumerate(rows)]
-
-
-_REGISTRY: dict[str, Benchmark] = {}
-
-
-def register(bench: Benchmark) -> Benchmark:
-    """Make ``bench`` available by name (a later registration of the same name replaces it)."""
-    _REGISTRY[bench.name] = bench
-    return bench
-
-
-def registered() -> dict[str, Benchmark]:
-    """Every known benchmark by name (the built-in ones included)."""
-    from assistant.bench import builtin  # noqa: F401  (registers the built-in adapters)
-
-    return dict(_REGISTRY)
-
-
-def find_benchmark(path: Path, skill: str, name: str | None = None) -> Benchmark:
-    """The benchmark for ``path``: by ``name``, else the one of ``skill`` whose file stem matches.
-
-    Raises:
-        SkillError: none fits (the message lists the ones that would).
-    """
-    known = registered()
-    if name:
-        if name not in known:
-            raise SkillError(f"unknown benchmark '{name}'", f"known: {', '.join(sorted(known))}")
-        return known[name]
-    stem = path.name.lower()
-    for bench in known.values():
-        if bench.skill == skill and any(stem.startswith(f) for f in bench.files):
-            return bench
-    mine = sorted(b.name for b in known.values() if b.skill == skill)
-    raise SkillError(f"no benchmark of skill '{skill}' reads {path.name}",
-                     f"name one with --adapter ({', '.join(mine) or 'none registered for this skill'})")
 
 
 def read_rows(path: Path) -> list[dict[str, Any]]:

@@ -11,9 +11,9 @@ import random
 import re
 from typing import Any
 
-from assistant.bench.base import Benchmark, BenchItem, Scores, register
-from assistant.skills.structured import match_label
+from assistant.bench.base import Benchmark, BenchItem, Scores
 from assistant.bench.metrics import label_metrics, micro_f1, normalize_answer, normalize_value, rouge
+from assistant.skills.structured import match_label
 
 
 def _join(words: list[str]) -> str:
@@ -220,26 +220,26 @@ def _humaneval_score(reply: str, item: BenchItem) -> Scores:
     return {"pass@1": float(result.passed), "status": result.status, "detail": result.detail}
 
 
-def _register() -> None:
-    register(Benchmark("humaneval", "code", "pass@1", _humaneval_request, _humaneval_score, files=("humaneval",),
-                       published={"Qwen2.5-Coder-0.5B-Instruct": 0.616, "Qwen2.5-Coder-1.5B-Instruct": 0.707},
-                       description="HumanEval: pass@1, greedy, each program run with its tests in a sandbox"))
-    register(Benchmark("snips", "extract", "slot_f1", _snips_request, _snips_score, aggregate=_slot_aggregate,
-                       files=("snips",), prepare=_snips_prepare,
-                       description="SNIPS slot filling: micro-F1 over (field, value) pairs, fields named in the request"))
-    register(label_benchmark("agnews", ("agnews", "ag_news"), ("World", "Sports", "Business", "Sci/Tech"),
-                             description="AG News topics: accuracy and macro-F1, label order shuffled per item"))
-    register(label_benchmark("tweeteval-emotion", ("tweeteval_emotion",), ("anger", "joy", "optimism", "sadness"),
-                             metric="macro_f1", description="TweetEval emotion: macro-F1 and accuracy"))
-    register(label_benchmark("labels", ("labels",), description="any {text, label} file: accuracy, macro-F1"))
-    register(Benchmark("dialogsum", "summarize", "rougeL", _summary_request("dialogue", _DIALOGUE), _rouge_score,
-                       files=("dialogsum",), description="DialogSum: ROUGE-1/2/L F1 against the reference summary"))
-    register(Benchmark("xsum", "summarize", "rougeL", _summary_request("article", _ARTICLE), _rouge_score,
-                       files=("xsum",), description="XSum: ROUGE-1/2/L F1 of a one-sentence summary"))
-    register(Benchmark("nq-open", "chat", "answer_in_reply", _nq_request, _nq_score, files=("nq_open", "nq-open"),
-                       max_tokens=128, description="NQ-open: a gold answer in the reply; exact match of the first sentence"))
-    register(Benchmark("arc-challenge", "chat", "accuracy", _arc_request, _arc_score, files=("arc_challenge", "arc"),
-                       max_tokens=64, description="ARC-Challenge: accuracy of the chosen letter"))
-
-
-_register()
+def builtin_benchmarks() -> list[Benchmark]:
+    """The adapters this package ships, for the public data sets its skills are measured on."""
+    return [
+        Benchmark("humaneval", "code", "pass@1", _humaneval_request, _humaneval_score, files=("humaneval",),
+                  published={"Qwen2.5-Coder-0.5B-Instruct": 0.616, "Qwen2.5-Coder-1.5B-Instruct": 0.707},
+                  description="HumanEval: pass@1, greedy, each program run with its tests in a sandbox"),
+        Benchmark("snips", "extract", "slot_f1", _snips_request, _snips_score, aggregate=_slot_aggregate,
+                  files=("snips",), prepare=_snips_prepare,
+                  description="SNIPS slot filling: micro-F1 over (field, value) pairs, fields named in the request"),
+        label_benchmark("agnews", ("agnews", "ag_news"), ("World", "Sports", "Business", "Sci/Tech"),
+                        description="AG News topics: accuracy and macro-F1, label order shuffled per item"),
+        label_benchmark("tweeteval-emotion", ("tweeteval_emotion",), ("anger", "joy", "optimism", "sadness"),
+                        metric="macro_f1", description="TweetEval emotion: macro-F1 and accuracy"),
+        label_benchmark("labels", ("labels",), description="any {text, label} file: accuracy, macro-F1"),
+        Benchmark("dialogsum", "summarize", "rougeL", _summary_request("dialogue", _DIALOGUE), _rouge_score,
+                  files=("dialogsum",), description="DialogSum: ROUGE-1/2/L F1 against the reference summary"),
+        Benchmark("xsum", "summarize", "rougeL", _summary_request("article", _ARTICLE), _rouge_score,
+                  files=("xsum",), description="XSum: ROUGE-1/2/L F1 of a one-sentence summary"),
+        Benchmark("nq-open", "chat", "answer_in_reply", _nq_request, _nq_score, files=("nq_open", "nq-open"),
+                  max_tokens=128, description="NQ-open: a gold answer in the reply; exact match of the first sentence"),
+        Benchmark("arc-challenge", "chat", "accuracy", _arc_request, _arc_score, files=("arc_challenge", "arc"),
+                  max_tokens=64, description="ARC-Challenge: accuracy of the chosen letter"),
+    ]

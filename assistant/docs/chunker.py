@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from assistant.docs.readers import Block
+from assistant.docs.document import Block
 
 TARGET_WORDS = 100
 LIMIT_WORDS = 160

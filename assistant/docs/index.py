@@ -21,7 +21,8 @@ from typing import TYPE_CHECKING, Any, Callable
 import numpy as np
 
 from assistant.docs.chunker import chunk_blocks
-from assistant.docs.readers import Skip, file_kind, read_document
+from assistant.docs.document import Skip
+from assistant.docs.readers import file_kind, read_document
 from assistant.docs.walk import MAX_FILE_BYTES, Entry, read_bytes, walk
 from assistant.errors import AssistantError
 
@@ -134,14 +135,14 @@ class DocsIndex:
             if c.root == str(folder):
                 raise DocsError(f"{folder} is already the collection '{c.name}'",
                                 f"run `assistant docs reindex {c.name}`")
-        self.store._write(lambda c: c.execute(
+        self.store.transaction(lambda c: c.execute(
             "INSERT INTO docs_collections (name, root, globs, max_bytes, created_at) VALUES (?, ?, ?, ?, ?)",
             (name, str(folder), json.dumps(list(globs or [])), max_bytes, now_iso())))
         return self.get(name)
 
     def collections(self, model: str | None = None) -> list[Collection]:
         """Every collection with its counts (``embedded`` counts vectors of ``model``)."""
-        rows = self.store._read(
+        rows = self.store.select(
             "SELECT c.*, "
             "(SELECT count(*) FROM docs_files f WHERE f.collection_id = c.id AND f.status = 'indexed') AS files, "
             "(SELECT count(*) FROM docs_files f WHERE f.collection_id = c.id AND f.status = 'skipped') AS skipped, "
@@ -178,13 +179,13 @@ class DocsIndex:
     def remove(self, name: str) -> Collection:
         """Delete a collection: its files, chunks, full-text entries and vectors."""
         coll = self.get(name)
-        self.store._write(lambda c: c.execute("DELETE FROM docs_collections WHERE id = ?", (coll.id,)))
+        self.store.transaction(lambda c: c.execute("DELETE FROM docs_collections WHERE id = ?", (coll.id,)))
         return coll
 
     def skipped(self, name: str) -> list[tuple[str, str]]:
         """(path, reason) of each file the collection lists as skipped."""
         coll = self.get(name)
-        rows = self.store._read("SELECT path, reason FROM docs_files WHERE collection_id = ? AND status = 'skipped' "
+        rows = self.store.select("SELECT path, reason FROM docs_files WHERE collection_id = ? AND status = 'skipped' "
                                 "ORDER BY path", (coll.id,))
         return [(r["path"], r["reason"] or "") for r in rows]
 
@@ -199,7 +200,7 @@ class DocsIndex:
         if state == "ready":
             sets.append("indexed_at = ?")
             params.append(now_iso())
-        self.store._write(lambda c: c.execute(f"UPDATE docs_collections SET {', '.join(sets)} WHERE id = ?",
+        self.store.transaction(lambda c: c.execute(f"UPDATE docs_collections SET {', '.join(sets)} WHERE id = ?",
                                               (*params, coll.id)))
 
     # Scanning --------------------------------------------------------------------------
@@ -220,7 +221,7 @@ class DocsIndex:
         if not root.is_dir():
             raise DocsError(f"the folder of '{coll.name}' ({root}) is gone", f"`assistant docs rm {coll.name}` removes it")
         limit = coll.max_bytes or MAX_FILE_BYTES
-        known = {r["path"]: r for r in self.store._read(
+        known = {r["path"]: r for r in self.store.select(
             "SELECT id, path, size, mtime_ns, sha256, status FROM docs_files WHERE collection_id = ?", (coll.id,))}
         entries = list(walk(root, coll.globs, limit))
         self.set_state(coll, "indexing", total=len(entries), done=0)
@@ -277,7 +278,7 @@ class DocsIndex:
     def missing_vectors(self, model: str, collection_ids: list[int] | None = None) -> list[int]:
         """Ids of chunks with no vector for ``model`` (in the given collections)."""
         where, params = self._in_collections(collection_ids)
-        rows = self.store._read(
+        rows = self.store.select(
             "SELECT k.id FROM docs_chunks k JOIN docs_files f ON f.id = k.file_id LEFT JOIN docs_vectors v "
             f"ON v.chunk_id = k.id AND v.model = ? WHERE v.chunk_id IS NULL{where} ORDER BY k.id",
             (model, *params))
@@ -300,13 +301,13 @@ class DocsIndex:
             if stop is not None and stop():
                 break
             part = ids[start:start + batch]
-            rows = self.store._read(f"SELECT id, heading, text FROM docs_chunks WHERE id IN ({', '.join('?' * len(part))})",
+            rows = self.store.select(f"SELECT id, heading, text FROM docs_chunks WHERE id IN ({', '.join('?' * len(part))})",
                                     tuple(part))
             if rows:
                 texts = [embed_text(r["heading"], r["text"]) for r in rows]
                 vectors = np.asarray(embedder.encode(texts), dtype=np.float32)
                 values = [(r["id"], embedder.name, int(v.shape[0]), v.tobytes(), r["id"]) for r, v in zip(rows, vectors)]
-                self.store._write(lambda c, vals=values: c.executemany(
+                self.store.transaction(lambda c, vals=values: c.executemany(
                     "INSERT OR IGNORE INTO docs_vectors (chunk_id, model, dim, vector) SELECT ?, ?, ?, ? "
                     "WHERE EXISTS (SELECT 1 FROM docs_chunks WHERE id = ?)", vals))
             done += len(part)
@@ -348,7 +349,7 @@ class _BatchWriter:
                       "indexed_at = CASE WHEN ? = 'ready' THEN ? ELSE indexed_at END WHERE id = ?",
                       (done, at, state, state, at, coll_id))
 
-        self.index.store._write(run)
+        self.index.store.transaction(run)
         self.last = time.monotonic()
 
 

@@ -14,7 +14,7 @@ import io
 import re
 import zipfile
 
-from assistant.docs.readers import Block, Document, Skip, decode_text
+from assistant.docs.document import Block, Document, Skip, decode_text
 
 MAX_PAGES = 2_000
 MAX_ROWS = 50_000

@@ -3,18 +3,18 @@
 Plain text, Markdown, reStructuredText, HTML and source code are read here; PDF, DOCX, CSV
 and XLSX in :mod:`assistant.docs.office`. Every reader works on bytes already read (the
 walker opens files itself, without following links), never on a path, and raises
-:class:`Skip` for anything it cannot or should not read.
+:class:`~assistant.docs.document.Skip` for anything it cannot or should not read (what a
+reader returns is in :mod:`assistant.docs.document`).
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from html.parser import HTMLParser
-from typing import Callable, Literal
+from typing import Callable
 
-Kind = Literal["heading", "text", "code", "row"]
-Unit = Literal["line", "page", "row", "paragraph"]
+from assistant.docs import office
+from assistant.docs.document import Block, Document, Kind, Skip, decode_text
 
 TEXT_EXTS = frozenset({".txt", ".text", ".log"})
 MARKDOWN_EXTS = frozenset({".md", ".markdown"})
@@ -31,43 +31,6 @@ SUPPORTED_EXTS = TEXT_EXTS | MARKDOWN_EXTS | RST_EXTS | HTML_EXTS | CODE_EXTS | 
 NAMED_TEXT_FILES = frozenset({"readme", "license", "changelog", "makefile", "dockerfile", "notes", "todo"})
 
 
-class Skip(Exception):
-    """This file is not indexed; ``reason`` says why (shown to the user)."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-
-
-@dataclass(frozen=True)
-class Block:
-    """A heading, paragraph, code block or table row, and where it is in its file.
-
-    Attributes:
-        text: the text (newlines kept inside paragraphs and code).
-        kind: heading, text, code or row.
-        level: a heading's level (1 = top).
-        page: the page (PDF), 1-based.
-        start: first line, row or paragraph number, 1-based (``None`` where unknown).
-        end: last line, row or paragraph number.
-    """
-
-    text: str
-    kind: Kind = "text"
-    level: int = 0
-    page: int | None = None
-    start: int | None = None
-    end: int | None = None
-
-
-@dataclass(frozen=True)
-class Document:
-    """What a reader found in one file: its blocks and the unit its locations count."""
-
-    blocks: list[Block]
-    unit: Unit = "line"
-
-
 def file_kind(name: str) -> str | None:
     """The reader for a file name: ``text``, ``markdown``, ``rst``, ``html``, ``code`` or an
     office extension without the dot; ``None`` for an unsupported type."""
@@ -79,21 +42,6 @@ def file_kind(name: str) -> str | None:
         if ext in exts:
             return kind
     return ext[1:] if ext in OFFICE_EXTS else None
-
-
-def decode_text(data: bytes) -> str:
-    """UTF-8 (BOM dropped) or, failing that, Latin-1; text with NUL bytes is refused as binary."""
-    if b"\x00" in data[:8192]:
-        raise Skip("binary file (not text)")
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        text = data.decode("latin-1")
-    # Latin-1 decodes anything: many control characters mean it was not text after all.
-    controls = sum(1 for ch in text[:8192] if ord(ch) < 32 and ch not in "\n\r\t\f")
-    if controls > 0.05 * max(1, min(len(text), 8192)):
-        raise Skip("binary file (not text)")
-    return text
 
 
 def _paragraphs(lines: list[str], kind: Kind = "text", offset: int = 0) -> list[Block]:
@@ -271,8 +219,6 @@ def read_html(data: bytes) -> Document:
 def reader_for(kind: str) -> Callable[[bytes], Document]:
     """The function that reads files of ``kind`` (see :func:`file_kind`)."""
     if kind in ("pdf", "docx", "csv", "tsv", "xlsx"):
-        from assistant.docs import office
-
         return getattr(office, f"read_{kind}")
     return {"text": read_text, "markdown": read_markdown, "rst": read_rst, "html": read_html,
             "code": read_code}[kind]

@@ -10,12 +10,12 @@ embedding and one matrix product.
 from __future__ import annotations
 
 import logging
-import re
 import threading
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, Literal
+from typing import TYPE_CHECKING, Callable, Literal
 
 import numpy as np
+
+from assistant.docs.hits import DocHit, content_words
 
 if TYPE_CHECKING:
     from assistant.memory.store import Store
@@ -31,81 +31,6 @@ FTS_WEIGHT = 1.0
 VECTOR_WEIGHT = 0.5
 CANDIDATES = 50
 BM25_WEIGHTS = (1.0, 0.5, 0.5)  # text, heading, file title
-_WORD = re.compile(r"[^\W_]+", re.UNICODE)
-MAX_TERMS = 32
-SEMANTIC_ONLY_MARGIN = 0.15
-STOPWORDS = frozenset(
-    "a about above after again against all am an and any are as at be because been before being below between "
-    "both but by can could did do does doing down during each few for from further had has have having he her "
-    "here hers him his how i if in into is it its itself just me more most my myself no nor not now of off on "
-    "once only or other our ours out over own same she should so some such than that the their theirs them "
-    "then there these they this those through to too under until up very was we were what when where which "
-    "while who whom why will with would you your yours tell please say says said according document documents "
-    "doc docs file files folder collection mention mentioned find show give".split())
-
-
-def content_words(text: str) -> list[str]:
-    """The query's words that carry meaning, lower case, each once, in order."""
-    words = [w.lower() for w in _WORD.findall(text or "")]
-    return [w for w in dict.fromkeys(words) if (len(w) > 1 or w.isdigit()) and w not in STOPWORDS][:MAX_TERMS]
-
-
-@dataclass(frozen=True)
-class DocHit:
-    """A retrieved chunk and where it comes from.
-
-    Attributes:
-        chunk_id: the chunk's id.
-        collection: its collection's name.
-        path: the file, relative to the collection's folder.
-        unit: what ``start``/``end`` count: line, page, row or paragraph.
-        heading: the heading path above the chunk.
-        text: the chunk's text.
-        page: its page (PDF).
-        start: first line, row or paragraph; end: the last.
-        score: the ranking's score (fused, BM25 or cosine; higher is better).
-        similarity: cosine to the query, when the chunk has a vector.
-        keyword_rank / vector_rank: 1-based rank in each ranking, if it was in it.
-    """
-
-    chunk_id: int
-    collection: str
-    path: str
-    unit: str
-    heading: str
-    text: str
-    page: int | None
-    start: int | None
-    end: int | None
-    score: float
-    similarity: float | None = None
-    keyword_rank: int | None = None
-    vector_rank: int | None = None
-
-    def location(self) -> str:
-        """``p. 2``, ``lines 4-9``, ``row 12``, ``paragraphs 3-4`` (or "" when unknown)."""
-        if self.page is not None:
-            return f"p. {self.page}"
-        if self.start is None:
-            return ""
-        word = {"line": "line", "row": "row", "paragraph": "paragraph"}.get(self.unit, "line")
-        if self.end is None or self.end == self.start:
-            return f"{word} {self.start}"
-        return f"{word}s {self.start}-{self.end}"
-
-    def citation(self) -> str:
-        """How an answer cites it: file, then page/lines, then section."""
-        parts = [self.path, self.location()]
-        if self.heading and self.unit == "row":
-            parts.append(self.heading.split(" > ")[0])  # the sheet of a spreadsheet
-        elif self.heading:
-            parts.append(f"section \"{self.heading.split(' > ')[-1]}\"")
-        return ", ".join(p for p in parts if p)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {**self.__dict__, "citation": self.citation()}
-
-
 def fuse(rankings: list[tuple[list[int], float]], k: float = RRF_K) -> tuple[list[int], dict[int, float]]:
     """Reciprocal rank fusion: each (ranking, weight) adds ``weight / (k + rank)`` to an
     item's score (rank 1-based). Returns the fused order and the scores."""
@@ -128,11 +53,11 @@ class _VectorCache:
         self.lock = threading.Lock()
 
     def get(self, store: "Store", model: str, dim: int) -> "_VectorCache":
-        stamp = store._read("SELECT count(*) AS n, coalesce(max(seq), 0) AS s FROM docs_vectors")[0]
+        stamp = store.select("SELECT count(*) AS n, coalesce(max(seq), 0) AS s FROM docs_vectors")[0]
         key = (model, dim, stamp["n"], stamp["s"])
         with self.lock:
             if key != self.key:
-                rows = store._read(
+                rows = store.select(
                     "SELECT v.chunk_id, v.vector, f.collection_id FROM docs_vectors v JOIN docs_chunks k "
                     "ON k.id = v.chunk_id JOIN docs_files f ON f.id = k.file_id WHERE v.model = ? AND v.dim = ? "
                     "ORDER BY v.chunk_id", (model, dim))
@@ -167,7 +92,7 @@ class DocsSearch:
     def collection_ids(self, names: list[str] | None) -> list[int] | None:
         if names is None:
             return None
-        rows = self.store._read("SELECT id, name FROM docs_collections")
+        rows = self.store.select("SELECT id, name FROM docs_collections")
         wanted = {n.strip().lower() for n in names}
         return [r["id"] for r in rows if r["name"] in wanted]
 
@@ -209,7 +134,7 @@ class DocsSearch:
         match = " OR ".join(f'"{w}"' for w in words)
         where = "" if collection_ids is None else f" AND f.collection_id IN ({', '.join('?' * len(collection_ids))})"
         weights = ", ".join(str(w) for w in BM25_WEIGHTS)
-        rows = self.store._read(
+        rows = self.store.select(
             f"SELECT k.id FROM docs_chunks_fts JOIN docs_chunks k ON k.id = docs_chunks_fts.rowid "
             f"JOIN docs_files f ON f.id = k.file_id WHERE docs_chunks_fts MATCH ?{where} "
             f"ORDER BY bm25(docs_chunks_fts, {weights}) LIMIT ?",
@@ -252,7 +177,7 @@ class DocsSearch:
               vec_rank: dict[int, int]) -> list[DocHit]:
         if not best:
             return []
-        rows = {r["id"]: r for r in self.store._read(
+        rows = {r["id"]: r for r in self.store.select(
             "SELECT k.id, k.heading, k.text, k.page, k.line_start, k.line_end, f.path, f.unit, c.name "
             "FROM docs_chunks k JOIN docs_files f ON f.id = k.file_id JOIN docs_collections c "
             f"ON c.id = f.collection_id WHERE k.id IN ({', '.join('?' * len(best))})", tuple(best))}
@@ -266,27 +191,3 @@ class DocsSearch:
                               r["line_start"], r["line_end"], round(float(scores.get(chunk, 0.0)), 6),
                               None if sim is None else round(float(sim), 4), kw_rank.get(chunk), vec_rank.get(chunk)))
         return out
-
-
-def keyword_coverage(query: str, text: str) -> float:
-    """Share of the query's content words found in ``text`` (prefix match, so plurals count)."""
-    words = content_words(query)
-    if not words:
-        return 0.0
-    low = {w.lower() for w in _WORD.findall(text)}
-    found = sum(1 for w in words if any(t.startswith(w[:max(4, len(w) - 2)]) for t in low))
-    return found / len(words)
-
-
-def relevant(hit: DocHit, query: str, floor: float) -> bool:
-    """Whether ``hit`` is about ``query``.
-
-    A chunk sharing a content word with the query must clear the cosine ``floor``; one
-    sharing none must clear it by ``SEMANTIC_ONLY_MARGIN`` (a paraphrase is close in meaning;
-    a question merely phrased like the text is not). A chunk with no vector yet (still being
-    embedded) must hold at least half of the query's content words.
-    """
-    coverage = keyword_coverage(query, hit.text + " " + hit.heading)
-    if hit.similarity is None:
-        return coverage >= 0.5
-    return hit.similarity >= (floor if coverage > 0 else floor + SEMANTIC_ONLY_MARGIN)

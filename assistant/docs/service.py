@@ -13,11 +13,12 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable, Iterator
 
+from assistant.docs.hits import DocsResult
 from assistant.docs.index import Collection, DocsIndex
-from assistant.docs.search import DocHit, DocsSearch
+from assistant.docs.search import DocsSearch
 
 if TYPE_CHECKING:
     from assistant.memory.store import Store
@@ -25,21 +26,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 REFRESH_EVERY_S = 60.0
-
-
-@dataclass(frozen=True)
-class DocsResult:
-    """Search results and what the skill should tell the user about them.
-
-    Attributes:
-        hits: chunks, best first.
-        floor: the cosine a hit must reach to count as relevant.
-        note: e.g. "still indexing ...; this answer uses what is indexed so far", or None.
-    """
-
-    hits: list[DocHit] = field(default_factory=list)
-    floor: float = 0.0
-    note: str | None = None
 
 
 @dataclass

@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Iterator
 
-from assistant.docs.readers import Skip, file_kind
+from assistant.docs.document import Skip
+from assistant.docs.readers import file_kind
 
 MAX_FILE_BYTES = 25_000_000
 MAX_FILES = 100_000

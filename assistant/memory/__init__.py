@@ -1,27 +1,14 @@
-"""Conversation memory: the SQLite store, context fitting and titles.
+"""Conversation memory: the SQLite store, context fitting, summaries, titles and recall.
 
-Public API::
+* :mod:`~assistant.memory.store`: :class:`Store`, the one owner of the database
+  (:mod:`~assistant.memory.connection` its durability policy, :mod:`~assistant.memory.migrations`
+  the schema steps, :mod:`~assistant.memory.records` the rows it returns);
+* :mod:`~assistant.memory.transfer`: Markdown, JSON and JSON Lines export and import;
+* :mod:`~assistant.memory.context`: ``fit_messages`` fits history to a model's window;
+* :mod:`~assistant.memory.summary`, :mod:`~assistant.memory.titles`,
+  :mod:`~assistant.memory.recall`: the rolling summary, titles, and search over past turns;
+* :mod:`~assistant.memory.settings`: the ``[memory]`` table (a leaf: the config imports it).
 
-    from assistant.memory import Store, fit_messages, title_from_text
-
-Names are imported on first use: ``assistant.config`` imports ``memory.settings``, and
-loading the config (and so ``assistant --help``) must not pull in sqlite-utils and numpy.
+Import names from their modules; this package file imports nothing, so loading the config
+(and so ``assistant --help``) never pulls in sqlite-utils or numpy.
 """
-
-from __future__ import annotations
-
-import importlib
-from typing import Any
-
-_EXPORTS = {
-    "fit_messages": "context", "fit_plan": "context", "FitPlan": "context", "Conversation": "records", "Message": "records", "SearchHit": "records",
-    "Store": "store", "title_from_text": "titles", "Recall": "recall", "RecallHit": "recall",
-    "Summariser": "summary",
-}
-__all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(f"assistant.memory.{_EXPORTS[name]}"), name)
-    raise AttributeError(f"module 'assistant.memory' has no attribute {name!r}")

@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING, Any, Callable, Literal
 
 import numpy as np
 
+from assistant.snippets import snippet
+
 if TYPE_CHECKING:
     from assistant.config import Settings
     from assistant.memory.store import Store
@@ -28,7 +30,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 RRF_K = 60
 CANDIDATES = 50
-SNIPPET_CHARS = 220
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 STOPWORDS = frozenset(
     "a an and are about as at be but by did do does for from had has have he her his how i if in is it its "
@@ -75,18 +76,6 @@ def content_words(text: str) -> list[str]:
     return [w for w in dict.fromkeys(words) if len(w) > 1 and w not in STOPWORDS][:16]
 
 
-def snippet(text: str, words: list[str], width: int = SNIPPET_CHARS) -> str:
-    """About ``width`` characters of ``text`` around the first query word found."""
-    flat = " ".join(text.split())
-    if len(flat) <= width:
-        return flat
-    low = flat.lower()
-    at = min((i for i in (low.find(w) for w in words) if i >= 0), default=0)
-    start = max(0, at - width // 3)
-    piece = flat[start:start + width]
-    return ("…" if start else "") + piece + ("…" if start + width < len(flat) else "")
-
-
 class Recall:
     """Hybrid search over stored messages and notes.
 
@@ -120,7 +109,7 @@ class Recall:
         limit = self.max_embed if limit is None else limit
         if limit <= 0:
             return 0
-        rows = self.store._read(
+        rows = self.store.select(
             "SELECT m.id, m.content FROM messages m LEFT JOIN message_embeddings e "
             "ON e.message_id = m.id AND e.model = ? WHERE e.message_id IS NULL AND m.content != '' "
             "AND m.role IN ('user', 'assistant') AND m.status != 'streaming' ORDER BY m.seq DESC LIMIT ?",
@@ -131,7 +120,7 @@ class Recall:
             vectors = np.asarray(embedder.encode([r["content"] for r in part]), dtype=np.float32)
             values = [(r["id"], embedder.name, int(v.shape[0]), v.tobytes()) for r, v in zip(part, vectors)]
             # A message deleted meanwhile is skipped (EXISTS) rather than failing the foreign key.
-            self.store._write(lambda c, vals=values: [
+            self.store.transaction(lambda c, vals=values: [
                 c.execute("INSERT OR REPLACE INTO message_embeddings (message_id, model, dim, vector) "
                           "SELECT ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM messages WHERE id = ?)", (*v, v[0]))
                 for v in vals])
@@ -139,7 +128,7 @@ class Recall:
         return done
 
     def embedded_count(self, model: str) -> int:
-        return self.store._read("SELECT count(*) AS n FROM message_embeddings WHERE model = ?", (model,))[0]["n"]
+        return self.store.select("SELECT count(*) AS n FROM message_embeddings WHERE model = ?", (model,))[0]["n"]
 
     # Search -----------------------------------------------------------------------------------
     def search(self, query: str, *, exclude_conversation: str | None = None, limit: int = 6,
@@ -185,7 +174,7 @@ class Recall:
         if not words:
             return []
         match = " OR ".join(f'"{w}"' for w in words)
-        return self.store._read(
+        return self.store.select(
             "SELECT m.id, m.conversation_id, m.role, m.content, m.created_at, c.title FROM "
             "(SELECT rowid, rank FROM messages_fts WHERE messages_fts MATCH ? ORDER BY rank LIMIT ?) f "
             "JOIN messages m ON m.seq = f.rowid JOIN conversations c ON c.id = m.conversation_id "
@@ -201,7 +190,7 @@ class Recall:
 
     def _semantic(self, embedder: "Embedder", query_vec: np.ndarray, exclude: str | None,
                   since: str | None) -> list[dict[str, Any]]:
-        rows = self.store._read(
+        rows = self.store.select(
             "SELECT e.message_id, e.vector FROM message_embeddings e JOIN messages m ON m.id = e.message_id "
             "WHERE e.model = ? AND e.dim = ? AND m.conversation_id != ? AND m.status != 'error' "
             "AND m.created_at >= ?", (embedder.name, int(query_vec.shape[0]), exclude or "", since or ""))
@@ -213,7 +202,7 @@ class Recall:
         top = [i for i in np.argsort(-sims)[:CANDIDATES] if sims[i] >= floor]
         ids = [rows[i]["message_id"] for i in top]
         marks = ", ".join("?" * len(ids))
-        found = {r["id"]: r for r in self.store._read(
+        found = {r["id"]: r for r in self.store.select(
             "SELECT m.id, m.conversation_id, m.role, m.content, m.created_at, c.title FROM messages m "
             f"JOIN conversations c ON c.id = m.conversation_id WHERE m.id IN ({marks})", tuple(ids))}
         return [found[i] for i in ids if i in found]

@@ -24,6 +24,7 @@ from assistant.memory import connection as sqlconn
 from assistant.memory.migrations import apply_migrations
 from assistant.memory.records import MESSAGE_META, ROLES, STATUSES, Conversation, Message, SearchHit
 from assistant.memory.search import fts_query
+from assistant.memory.transfer import conversation_to_json, conversation_to_markdown, export_jsonl, import_jsonl
 
 T = TypeVar("T")
 MAX_TITLE = 200
@@ -142,8 +143,16 @@ class Store:
         self.close()
 
     # Transactions ----------------------------------------------------------------------------
-    def _write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        """Run ``fn`` in one immediate transaction, committed before returning."""
+    def transaction(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``fn`` in one immediate transaction, committed before returning.
+
+        The store's one way to write: modules that keep their own tables here (documents,
+        recall vectors, imports) write through it too, so busy retries, rollback and
+        error translation are the same everywhere.
+
+        Raises:
+            StoreError: the database failed (after retries while it was busy).
+        """
         conn = self.db.conn
 
         def attempt() -> T:
@@ -166,7 +175,8 @@ class Store:
             except sqlite3.Error as exc:
                 raise sqlconn.translate(exc, self.path) from None
 
-    def _read(self, sql: str, params: tuple | dict = ()) -> list[dict[str, Any]]:
+    def select(self, sql: str, params: tuple | dict = ()) -> list[dict[str, Any]]:
+        """Rows of one read-only statement, as dicts keyed by column name."""
         conn = self.db.conn
 
         def attempt() -> list[dict[str, Any]]:
@@ -184,13 +194,13 @@ class Store:
     def create_conversation(self, title: str | None = None) -> str:
         """Start a conversation; returns its id. An empty title is filled in later."""
         cid, now = new_id(), self.clock()
-        self._write(lambda c: c.execute(
+        self.transaction(lambda c: c.execute(
             "INSERT INTO conversations (id, title, created_at, updated_at) VALUES (?, ?, ?, ?)",
             (cid, _clean_title(title or "", allow_empty=True), now, now)))
         return cid
 
     def conversation(self, conversation_id: str) -> Conversation | None:
-        rows = self._read(f"SELECT {_CONV_COLS} FROM conversations c WHERE id = ?", (conversation_id,))
+        rows = self.select(f"SELECT {_CONV_COLS} FROM conversations c WHERE id = ?", (conversation_id,))
         return Conversation.from_row(rows[0]) if rows else None
 
     def get_conversation(self, conversation_id: str) -> Conversation:
@@ -203,7 +213,7 @@ class Store:
     def list_conversations(self, limit: int = 50, include_archived: bool = False, offset: int = 0) -> list[Conversation]:
         """Pinned first, then most recently updated."""
         where = "" if include_archived else "WHERE archived = 0"
-        rows = self._read(
+        rows = self.select(
             f"SELECT {_CONV_COLS} FROM conversations c {where} "
             "ORDER BY pinned DESC, updated_at DESC, id LIMIT ? OFFSET ?", (limit, offset))
         return [Conversation.from_row(r) for r in rows]
@@ -213,7 +223,7 @@ class Store:
         prefix = prefix.strip().lower()
         if not prefix or not all(ch in "0123456789abcdef-_" or ch.isalnum() for ch in prefix):
             raise StoreError(f"'{prefix}' is not a conversation id", "see `assistant history list`")
-        rows = self._read("SELECT id FROM conversations WHERE id >= ? AND id < ? ORDER BY id LIMIT 6",
+        rows = self.select("SELECT id FROM conversations WHERE id >= ? AND id < ? ORDER BY id LIMIT 6",
                           (prefix, prefix + "\uffff"))
         ids = [r["id"] for r in rows]
         if not ids:
@@ -254,7 +264,7 @@ class Store:
             if c.execute(f"UPDATE conversations SET {assignments}{stamp} WHERE id = ?", args).rowcount == 0:
                 raise _unknown(cid)
 
-        self._write(run)
+        self.transaction(run)
 
     def delete(self, conversation_id: str) -> None:
         """Delete a conversation and all its messages."""
@@ -263,7 +273,7 @@ class Store:
             if c.execute("DELETE FROM conversations WHERE id = ?", (conversation_id,)).rowcount == 0:
                 raise _unknown(conversation_id)
 
-        self._write(run)
+        self.transaction(run)
 
     # Messages --------------------------------------------------------------------------------
     def add_message(self, conversation_id: str, role: str, content: str, **meta: Any) -> str:
@@ -286,7 +296,7 @@ class Store:
                 raise _unknown(conversation_id)
             c.execute(f"INSERT INTO messages ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})", values)
 
-        self._write(run)
+        self.transaction(run)
         return mid
 
     def start_reply(self, conversation_id: str, **meta: Any) -> str:
@@ -316,7 +326,7 @@ class Store:
             if touch:
                 c.execute("UPDATE conversations SET updated_at = ? WHERE id = ?", (self.clock(), row[0]))
 
-        self._write(run)
+        self.transaction(run)
 
     def recover_interrupted(self, older_than_s: float = 600.0) -> int:
         """Mark replies left 'streaming' by a process that died as 'cancelled' (their
@@ -324,24 +334,24 @@ class Store:
         touched, so a reply another live process is streaming right now is left alone."""
         cutoff = datetime.fromtimestamp(datetime.now(timezone.utc).timestamp() - older_than_s,
                                         timezone.utc).isoformat(timespec="microseconds")
-        return self._write(lambda c: c.execute(
+        return self.transaction(lambda c: c.execute(
             "UPDATE messages SET status = 'cancelled', error = coalesce(error, ?) "
             "WHERE status = 'streaming' AND created_at < ?",
             ("interrupted: the app stopped before the reply finished", cutoff)).rowcount)
 
     def messages(self, conversation_id: str) -> list[Message]:
         """All messages of a conversation, oldest first; an unknown id is a StoreError."""
-        rows = self._read("SELECT * FROM messages WHERE conversation_id = ? ORDER BY seq", (conversation_id,))
+        rows = self.select("SELECT * FROM messages WHERE conversation_id = ? ORDER BY seq", (conversation_id,))
         if not rows and self.conversation(conversation_id) is None:
             raise _unknown(conversation_id)
         return [Message.from_row(r) for r in rows]
 
     def message(self, message_id: str) -> Message | None:
-        rows = self._read("SELECT * FROM messages WHERE id = ?", (message_id,))
+        rows = self.select("SELECT * FROM messages WHERE id = ?", (message_id,))
         return Message.from_row(rows[0]) if rows else None
 
     def count_messages(self) -> int:
-        return self._read("SELECT count(*) AS n FROM messages")[0]["n"]
+        return self.select("SELECT count(*) AS n FROM messages")[0]["n"]
 
     # Search ----------------------------------------------------------------------------------
     def search(self, query: str, limit: int = 20, marks: tuple[str, str] = ("**", "**")) -> list[SearchHit]:
@@ -353,7 +363,7 @@ class Store:
         match = fts_query(storable(query))
         if match is None:
             return []
-        rows = self._read(
+        rows = self.select(
             "SELECT m.conversation_id, m.id AS message_id, c.title, m.role, m.created_at, f.snippet "
             "FROM (SELECT rowid, rank, snippet(messages_fts, 0, ?, ?, '…', 12) AS snippet "
             "      FROM messages_fts WHERE messages_fts MATCH ? ORDER BY rank LIMIT ?) f "
@@ -364,8 +374,6 @@ class Store:
     # Export / import -------------------------------------------------------------------------
     def export_conversation(self, conversation_id: str, fmt: Literal["md", "json"] = "md") -> str:
         """The whole conversation as Markdown or JSON text."""
-        from assistant.memory.transfer import conversation_to_json, conversation_to_markdown
-
         conv = self.get_conversation(conversation_id)
         msgs = self.messages(conversation_id)
         if fmt == "md":
@@ -376,8 +384,6 @@ class Store:
 
     def export_all(self, fp: IO[str]) -> int:
         """Write every conversation as JSON Lines to ``fp``; returns how many."""
-        from assistant.memory.transfer import export_jsonl
-
         return export_jsonl(self, fp)
 
     def import_all(self, fp: IO[str]) -> tuple[int, int]:
@@ -386,14 +392,12 @@ class Store:
         The whole file is checked first; a bad line is a StoreError naming the line and
         nothing is imported.
         """
-        from assistant.memory.transfer import import_jsonl
-
         return import_jsonl(self, fp)
 
     # Maintenance -----------------------------------------------------------------------------
     def integrity_check(self) -> str:
         """SQLite's integrity check: 'ok' or the problems found."""
-        rows = self._read("PRAGMA integrity_check")
+        rows = self.select("PRAGMA integrity_check")
         return "\n".join(str(next(iter(r.values()))) for r in rows)
 
 

@@ -11,18 +11,27 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from typing import IO, TYPE_CHECKING, Any, Literal
+from typing import IO, Any, Callable, Literal, Protocol, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from assistant.errors import StoreError
 from assistant.memory.records import MESSAGE_META, Conversation, Message
 
-if TYPE_CHECKING:
-    from assistant.memory.store import Store
-
 FORMAT = "assistant-history"
 VERSION = 1
+T = TypeVar("T")
+
+
+class Rows(Protocol):
+    """What exporting and importing need of a store (``memory.store.Store`` is one)."""
+
+    def list_conversations(self, limit: int = 50, include_archived: bool = False,
+                           offset: int = 0) -> list[Conversation]: ...
+
+    def messages(self, conversation_id: str) -> list[Message]: ...
+
+    def transaction(self, fn: Callable[[sqlite3.Connection], T]) -> T: ...
 
 
 class _Strict(BaseModel):
@@ -98,7 +107,8 @@ def conversation_to_markdown(conv: Conversation, msgs: list[Message]) -> str:
     return "\n".join(out).rstrip() + "\n"
 
 
-def export_jsonl(store: "Store", fp: IO[str]) -> int:
+def export_jsonl(store: Rows, fp: IO[str]) -> int:
+    """Write every conversation of ``store`` to ``fp`` as JSON Lines (header first); returns how many."""
     convs = store.list_conversations(limit=-1, include_archived=True)
     header = {"kind": "header", "format": FORMAT, "version": VERSION, "conversations": len(convs)}
     fp.write(json.dumps(header) + "\n")
@@ -149,7 +159,8 @@ _CONV_UPSERT = (
 )
 
 
-def import_jsonl(store: "Store", fp: IO[str]) -> tuple[int, int]:
+def import_jsonl(store: Rows, fp: IO[str]) -> tuple[int, int]:
+    """Check every line of ``fp``, then upsert it all in one transaction; returns (conversations, messages)."""
     items = _parse(fp)
 
     def run(c: sqlite3.Connection) -> tuple[int, int]:
@@ -167,4 +178,4 @@ def import_jsonl(store: "Store", fp: IO[str]) -> tuple[int, int]:
                 n_msgs += 1
         return len(items), n_msgs
 
-    return store._write(run)
+    return store.transaction(run)

@@ -4,6 +4,10 @@ llama.cpp's GGUF parser has had memory-safety bugs on hostile files (RELIABILITY
 This walks the header, metadata and tensor table with strict bounds (magic, version 2/3,
 counts, string and array lengths, tensor shapes and data offsets within the file size) and
 raises :class:`~assistant.errors.ModelFileError` naming the file on anything odd.
+
+A LoRA adapter gets one more check before it is loaded: :func:`validate_adapter` compares
+it with its base by the rules llama.cpp's loader applies (``assistant.tuning.lora_gguf``
+writes such files).
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from assistant.errors import ModelFileError
+from assistant.errors import ModelError, ModelFileError
 
 MAGIC = b"GGUF"
 MAX_TENSORS = 1_000_000
@@ -170,3 +174,60 @@ def check_gguf(path: str | Path) -> GGUFInfo:
             if offset % alignment or data_start + offset + nbytes > size:
                 raise r.fail("tensor data lies outside the file (truncated or corrupt)")
         return info
+
+
+def read_adapter_info(path: Path) -> dict[str, Any]:
+    """Metadata and tensor shapes of an adapter file (for checks and ``assistant tune`` output)."""
+    import gguf
+
+    reader = gguf.GGUFReader(str(path))
+
+    def text(key: str) -> Any:
+        field = reader.fields.get(key)
+        if field is None:
+            return None
+        value = field.parts[field.data[0]]
+        return bytes(value).decode("utf-8") if field.types[0] == gguf.GGUFValueType.STRING else value.tolist()[0]
+
+    return {
+        "type": text("general.type"),
+        "architecture": text("general.architecture"),
+        "adapter_type": text("adapter.type"),
+        "alpha": text("adapter.lora.alpha"),
+        "tensors": {t.name: tuple(int(x) for x in t.shape) for t in reader.tensors},
+    }
+
+
+def validate_adapter(adapter: Path, base: Path) -> None:
+    """Check an adapter against its base GGUF by the rules llama.cpp's loader applies.
+
+    Same architecture; every ``X.lora_a``/``X.lora_b`` pair complete; ``X`` a tensor of the
+    base; ``lora_a`` ``[n_in, r]`` and ``lora_b`` ``[r, n_out]`` for a base ``[n_in, n_out]``.
+
+    Raises:
+        ModelError: naming the first problem.
+    """
+    import gguf
+
+    info = read_adapter_info(adapter)
+    reader = gguf.GGUFReader(str(base))
+    arch_field = reader.fields.get("general.architecture")
+    base_arch = bytes(arch_field.parts[arch_field.data[0]]).decode() if arch_field else None
+    hint = "train the adapter on this base model with `assistant tune --base MODEL`"
+    if info["type"] != "adapter" or info["adapter_type"] != "lora":
+        raise ModelError(f"{adapter.name} is not a LoRA adapter file", hint)
+    if info["architecture"] != base_arch:
+        raise ModelError(f"{adapter.name} is for '{info['architecture']}' models, the base is '{base_arch}'", hint)
+    shapes = {t.name: tuple(int(x) for x in t.shape) for t in reader.tensors}
+    pairs: dict[str, dict[str, tuple[int, ...]]] = {}
+    for name, shape in info["tensors"].items():
+        stem, _, part = name.rpartition(".")
+        pairs.setdefault(stem, {})[part] = shape
+    for stem, parts in pairs.items():
+        a, b, target = parts.get("lora_a"), parts.get("lora_b"), shapes.get(stem)
+        if a is None or b is None:
+            raise ModelError(f"{adapter.name}: {stem} lacks lora_a or lora_b", hint)
+        if target is None:
+            raise ModelError(f"{adapter.name}: the base has no tensor {stem}", hint)
+        if a[0] != target[0] or b[1] != target[1] or a[1] != b[0]:
+            raise ModelError(f"{adapter.name}: {stem} has lora_a {a} / lora_b {b} for a {target} tensor (transposed?)", hint)

@@ -18,17 +18,16 @@ from __future__ import annotations
 import contextlib
 import copy
 import logging
+import threading
 from collections import OrderedDict
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Sequence
+from typing import Any, Callable, Protocol, Sequence
 
 import numpy as np
 
 from assistant.router.cache import content_hash, prune_old, write_cache_file
-from assistant.router.embedders import embed_by_length, mean_pool
-
-if TYPE_CHECKING:
-    from assistant.router.embedders import MiniLMEmbedder
+from assistant.router.onnx_path import OnnxEncoder, load_cached, load_or_export
+from assistant.router.vectors import embed_by_length, mean_pool
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +42,34 @@ MAX_TOKENS = 64
 MIN_CLASSES = 2
 KEEP_TUNED = 5  # tuned layer files kept in the cache (about 14 MB each), newest first
 Progress = Callable[[int, int], None]
+
+
+class TunableBase(Protocol):
+    """What tuning needs of the base embedder (``embedders.MiniLMEmbedder`` is one).
+
+    Its torch state is set by ``load_torch()``: ``_torch`` the module, ``_first`` the
+    sentence-transformers module holding ``tokenizer`` and ``auto_model``, and the thread
+    counts ``_threads(n)`` switches between; ``_lock`` keeps other threads off the model.
+    """
+
+    name: str
+    dim: int
+    related_similarity: float
+    path: Path
+    onnx: OnnxEncoder | None
+    onnx_dir: Path | None
+    _lock: threading.Lock
+    _torch: Any
+    _first: Any
+    _query_threads: int
+    _batch_threads: int
+
+    @property
+    def onnx_threads(self) -> int: ...
+
+    def load_torch(self) -> None: ...
+
+    def _threads(self, n: int) -> None: ...
 
 
 def _share_lower_layers(model, n: int):
@@ -70,7 +97,7 @@ class AdaptedEmbedder:
     Built by :func:`adapt`; ``encode`` gives L2-normalised mean-pooled vectors like the base.
     """
 
-    def __init__(self, base: "MiniLMEmbedder", model, tuned, key: str, onnx=None) -> None:
+    def __init__(self, base: TunableBase, model, tuned, key: str, onnx: OnnxEncoder | None = None) -> None:
         self.base = base
         self.name = f"{base.name}+tuned-{key[:16]}"
         self.dim = base.dim
@@ -101,8 +128,8 @@ class AdaptedEmbedder:
             return embed_by_length(texts, lambda part: self._forward(part).numpy())
 
 
-def adapt(base: "MiniLMEmbedder", texts: Sequence[str], labels: Sequence[int], x: np.ndarray,
-          cache_dir: Path | None, progress: Progress | None = None) -> "AdaptedEmbedder | MiniLMEmbedder":
+def adapt(base: TunableBase, texts: Sequence[str], labels: Sequence[int], x: np.ndarray,
+          cache_dir: Path | None, progress: Progress | None = None) -> AdaptedEmbedder | TunableBase:
     """Tune ``base``'s top layers on ``texts`` labelled ``labels`` (``x``: their base vectors).
 
     Returns the base embedder unchanged when there is nothing to learn (fewer than two
@@ -115,8 +142,6 @@ def adapt(base: "MiniLMEmbedder", texts: Sequence[str], labels: Sequence[int], x
     key = content_hash(ADAPT_VERSION, base.name, str(TUNED_LAYERS), *(f"{y}\t{t}" for t, y in zip(texts, labels)))
     onnx_file = None
     if base.onnx is not None and base.onnx_dir is not None:
-        from assistant.router.onnx_path import load_cached
-
         # Keyed by the tuned layers and the base's own export, so a new base model exports again.
         onnx_file = base.onnx_dir / "tuned" / f"{content_hash(key, base.onnx.path.stem)}.onnx"
         cached = load_cached(onnx_file, base.onnx_threads, base.path, MAX_TOKENS)
@@ -158,8 +183,6 @@ def _with_onnx(emb: AdaptedEmbedder, path: Path | None) -> AdaptedEmbedder:
     """Give ``emb`` an ONNX Runtime copy stored at ``path`` (None: the base has none)."""
     if path is None:
         return emb
-    from assistant.router.onnx_path import load_or_export
-
     base = emb.base
     with base._lock:
         emb.onnx = load_or_export(path, base.onnx_threads, base.path, MAX_TOKENS, lambda: emb._model)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Sequence
+from dataclasses import dataclass
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -10,9 +11,6 @@ from assistant.router.calibration import Calibration
 from assistant.router.followup import looks_like_followup, recent_user_turns
 from assistant.router.head import Head, OneScore
 from assistant.router.types import RouteChoice
-
-if TYPE_CHECKING:
-    from assistant.router.router import Router
 
 TOP_N = 5
 KNOWN_EXAMPLE_SIM = 0.95  # cosine at which a request is taken to be a known example (or a saved correction)
@@ -88,9 +86,26 @@ def choose(head: Head, vec: np.ndarray, text: str, cal: Calibration, reject: str
     return RouteChoice(best, best_score, reason=why, **common)
 
 
-def _stay(alone: RouteChoice, previous: str, router: "Router", why: str) -> RouteChoice:
+@dataclass(frozen=True)
+class Followups:
+    """What follow-up routing needs of a router.
+
+    Attributes:
+        score: decides for one text on its own (embedding it first; no follow-up logic).
+        fallback: the name of the general-chat route.
+        turns: how many recent user turns may be joined to an unclear message.
+        confident: a score at which a message clearly belongs to its skill, follow-up or not.
+    """
+
+    score: Callable[[str], RouteChoice]
+    fallback: str
+    turns: int
+    confident: float
+
+
+def _stay(alone: RouteChoice, previous: str, fallback: str, why: str) -> RouteChoice:
     """Keep ``previous`` for a follow-up, reporting its own score and the best other route."""
-    skill = None if previous == router.fallback else previous
+    skill = None if previous == fallback else previous
     scores = dict(alone.candidates)
     score = scores.get(previous, alone.score)
     other = next(((n, s) for n, s in alone.candidates if n != previous), (alone.runner_up, alone.runner_up_score))
@@ -101,7 +116,7 @@ def _stay(alone: RouteChoice, previous: str, router: "Router", why: str) -> Rout
     )
 
 
-def route_with_context(router: "Router", text: str, history: Sequence[object] | None,
+def route_with_context(rules: Followups, text: str, history: Sequence[object] | None,
                        previous: str | None) -> RouteChoice:
     """Route ``text``, keeping ``previous`` for follow-ups unless the text clearly belongs elsewhere.
 
@@ -111,26 +126,26 @@ def route_with_context(router: "Router", text: str, history: Sequence[object] | 
     * A message rejected on its own is tried again with the recent user turns prepended;
       if that lands on the previous skill, it stays there.
     """
-    alone = router.score_vector(router.embedder.encode([text])[0], text)
+    alone = rules.score(text)
     if not previous:
         return alone
-    prev_label = "general chat" if previous == router.fallback else f"'{previous}'"
+    prev_label = "general chat" if previous == rules.fallback else f"'{previous}'"
     if looks_like_followup(text):
-        confident = max(router.calibration.confident, router.calibration.threshold)
-        if alone.skill is not None and alone.skill != previous and alone.score >= confident:
+        if alone.skill is not None and alone.skill != previous and alone.score >= rules.confident:
             return RouteChoice(
                 alone.skill, alone.score, alone.runner_up, alone.runner_up_score, alone.margin,
                 alone.threshold, alone.reason + f"; clearly not a follow-up of {prev_label}",
                 alone.candidates, best=alone.best,
             )
-        return _stay(alone, previous, router, f"short follow-up: kept with {prev_label} from the previous turn")
+        return _stay(alone, previous, rules.fallback, f"short follow-up: kept with {prev_label} from the previous turn")
     if alone.skill is not None or alone.best is None:
         return alone
-    turns = recent_user_turns(history, text, router.followup_turns)
+    turns = recent_user_turns(history, text, rules.turns)
     if not turns:
         return alone
     joined = " ".join(turns[-2:] + [text])
-    ctx = router.score_vector(router.embedder.encode([joined])[0], joined)
-    if ctx.skill == previous or (ctx.skill is None and previous == router.fallback):
-        return _stay(alone, previous, router, f"unclear on its own; with the recent turns it continues {prev_label}")
+    ctx = rules.score(joined)
+    if ctx.skill == previous or (ctx.skill is None and previous == rules.fallback):
+        return _stay(alone, previous, rules.fallback,
+                     f"unclear on its own; with the recent turns it continues {prev_label}")
     return alone

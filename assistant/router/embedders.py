@@ -12,13 +12,16 @@ import os
 import re
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, Sequence, runtime_checkable
 
 import numpy as np
 
 from assistant.errors import RouterError
+from assistant.router.adapt import AdaptedEmbedder, Progress
+from assistant.router.adapt import adapt as tune_top_layers
 from assistant.router.cache import content_hash
-from assistant.router.onnx_path import EXPORT_VERSION, torch_version
+from assistant.router.onnx_path import EXPORT_VERSION, load_or_export, torch_version
+from assistant.router.vectors import l2_normalise, mean_pool
 
 if TYPE_CHECKING:
     from assistant.config import Settings
@@ -36,33 +39,6 @@ class Embedder(Protocol):
     def encode(self, texts: list[str]) -> np.ndarray:
         """Embed ``texts``; returns an array of shape ``(len(texts), dim)``."""
         ...
-
-
-def l2_normalise(x: np.ndarray) -> np.ndarray:
-    """Rows scaled to unit length (zero rows stay zero)."""
-    x = np.asarray(x, dtype=np.float32)
-    norms = np.linalg.norm(x, axis=-1, keepdims=True)
-    return x / np.maximum(norms, 1e-12)
-
-
-def embed_by_length(texts: list[str], pooled, batch: int = 64) -> np.ndarray:
-    """Unit vectors of ``texts``, embedded in batches of similar length (little padding).
-
-    ``pooled(list_of_texts)`` returns their un-normalised vectors as a numpy array; the
-    rows come back in the order of ``texts``.
-    """
-    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-    parts = [np.asarray(pooled([texts[i] for i in order[s : s + batch]]), dtype=np.float32)
-             for s in range(0, len(order), batch)]
-    out = np.empty((len(texts), parts[0].shape[1]), dtype=np.float32)
-    out[order] = np.concatenate(parts)
-    return l2_normalise(out)
-
-
-def mean_pool(hidden, mask):
-    """Mean of token states over the attention mask (torch tensors; last two dims tokens x width)."""
-    mask = mask.unsqueeze(-1).to(hidden.dtype)
-    return (hidden * mask).sum(-2) / mask.sum(-2).clamp(min=1)
 
 
 class FakeEmbedder:
@@ -184,8 +160,6 @@ class MiniLMEmbedder:
         self.onnx_dir = Path(onnx_dir) if onnx_dir is not None else None
         self.onnx = None  # an OnnxEncoder once loaded or exported and checked
         if self.onnx_dir is not None:
-            from assistant.router.onnx_path import load_or_export
-
             def torch_model():
                 self.load_torch()
                 return self._first.auto_model
@@ -261,11 +235,10 @@ class MiniLMEmbedder:
         vec = mean_pool(hidden, batch["attention_mask"][0])
         return l2_normalise(vec.numpy()[None, :])
 
-    def adapt(self, texts, labels, x, cache_dir, progress=None):
+    def adapt(self, texts: Sequence[str], labels: Sequence[int], x: np.ndarray, cache_dir: Path | None,
+              progress: Progress | None = None) -> AdaptedEmbedder | MiniLMEmbedder:
         """A copy of this embedder tuned on labelled route examples (see ``router.adapt``)."""
-        from assistant.router.adapt import adapt
-
-        return adapt(self, texts, labels, x, cache_dir, progress)
+        return tune_top_layers(self, texts, labels, x, cache_dir, progress)
 
     def encode(self, texts: list[str]) -> np.ndarray:
         """Embed ``texts``; returns ``(len(texts), 384)`` unit vectors."""

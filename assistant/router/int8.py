@@ -30,8 +30,9 @@ from pathlib import Path
 import numpy as np
 
 from assistant.router.cache import prune_old
-from assistant.router.embedders import Embedder, l2_normalise
+from assistant.router.embedders import Embedder
 from assistant.router.onnx_path import PROBES, OnnxEncoder, Tokens, _session
+from assistant.router.vectors import l2_normalise
 
 log = logging.getLogger(__name__)
 

@@ -28,6 +28,7 @@ from typing import Callable
 import numpy as np
 
 from assistant.router.cache import prune_old, write_cache_file
+from assistant.router.vectors import embed_by_length, l2_normalise, mean_pool
 
 log = logging.getLogger(__name__)
 
@@ -95,8 +96,6 @@ class OnnxEncoder:
 
     def encode(self, texts: list[str]) -> np.ndarray:
         """``(len(texts), dim)`` unit vectors (``texts`` not empty); length-sorted batches."""
-        from assistant.router.embedders import embed_by_length
-
         return embed_by_length(list(texts), self._pooled, BATCH)
 
 
@@ -147,8 +146,6 @@ def _session(path: Path, threads: int):
 def _torch_vectors(model, tokens: Tokens) -> np.ndarray:
     """What torch gives for :data:`PROBES`, pooled and normalised as the encoder does."""
     import torch
-
-    from assistant.router.embedders import l2_normalise, mean_pool
 
     rows = []
     for text in PROBES:

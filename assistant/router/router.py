@@ -228,7 +228,14 @@ class Router:
         """
         if not self.head.classes or not self.routes:
             return decide.no_routes(self.calibration.threshold)
-        return decide.route_with_context(self, text, history, previous_skill)
+        rules = decide.Followups(
+            score=self._score_text, fallback=self.fallback, turns=self.followup_turns,
+            confident=max(self.calibration.confident, self.calibration.threshold),
+        )
+        return decide.route_with_context(rules, text, history, previous_skill)
+
+    def _score_text(self, text: str) -> RouteChoice:
+        return self.score_vector(self.embedder.encode([text])[0], text)
 
 
 def _embed_texts(texts: list[str], embedder: Embedder, cache: EmbeddingCache, progress: Progress | None,

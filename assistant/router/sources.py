@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Iterable
 
 from assistant.errors import RouterError
 from assistant.router.types import RouteSpec
+from assistant.skills.registry import load_skills
 
 if TYPE_CHECKING:
     from assistant.config import Settings
@@ -40,20 +41,8 @@ def routes_from_skill_objects(skills: Iterable[object]) -> list[RouteSpec]:
 
 
 def routes_from_skills(settings: "Settings") -> list[RouteSpec]:
-    """The routes of the installed skills.
-
-    Uses ``assistant.skills.load_skills(settings)`` when the skills registry provides it
-    (each skill exposing ``name``, ``examples``, ``negatives``); until then there are none.
-    """
-    try:
-        from assistant import skills as registry
-    except ImportError:  # pragma: no cover - the package always exists
-        return []
-    loader = getattr(registry, "load_skills", None)
-    if loader is None:
-        log.info("assistant.skills.load_skills is not available yet; no skill routes")
-        return []
-    return routes_from_skill_objects(loader(settings))
+    """The routes of the installed skills (each exposing ``name``, ``examples``, ``negatives``)."""
+    return routes_from_skill_objects(load_skills(settings))
 
 
 class Corrections:

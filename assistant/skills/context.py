@@ -14,9 +14,12 @@ import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Mapping, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping, Protocol, runtime_checkable
 
 from assistant.backends.base import ChatMessage, Generation, GenerationRequest
+from assistant.docs.hits import DocsResult
+from assistant.errors import SkillError
+from assistant.skills.prompts import render_prompt, resolve_file
 
 if TYPE_CHECKING:
     from assistant.backends.manager import ModelManager
@@ -104,11 +107,14 @@ class DocsAccess(Protocol):
     (``assistant.docs.service.DocsAccess`` implements it).
     """
 
-    def search(self, query: str, collections: list[str] | None = None, limit: int = 6) -> Any:
-        """Best chunks, the relevance floor and a note on the index (``DocsResult``)."""
+    def search(self, query: str, collections: list[str] | None = None, limit: int = 6) -> DocsResult:
+        """Best chunks, the relevance floor and a note on the index."""
 
     def collections(self) -> list[Any]:
-        """The collections with their state (``assistant.docs.index.Collection``)."""
+        """The collections with their state (``assistant.docs.index.Collection``: ``name``, counts)."""
+
+    def wait_ready(self, timeout: float) -> Iterator[tuple[str, float | None]]:
+        """Wait up to ``timeout`` seconds for a running refresh, yielding (message, fraction)."""
 
 
 def _refuse(_prompt: str) -> bool:
@@ -170,8 +176,6 @@ class SkillContext:
     def scratch_dir(self) -> Path:
         """The scratch folder, created if needed."""
         if self.scratch is None:
-            from assistant.errors import SkillError
-
             raise SkillError(f"skill '{self.skill_name}' has no scratch folder in this context", "run it through the registry")
         self.scratch.mkdir(parents=True, exist_ok=True)
         return self.scratch
@@ -184,8 +188,6 @@ class SkillContext:
     def generate(self, messages: list[ChatMessage], *, json_schema: dict | None = None, **gen: Any) -> Generation:
         """Stream from the skill's model with its generation settings (``gen`` wins)."""
         if self.models is None:
-            from assistant.errors import SkillError
-
             raise SkillError(f"skill '{self.skill_name}' was given no model access", "declare a model in its skill.toml")
         params = {**dict(self.generation), **gen}
         return self.models.generate(messages, model=self.model, adapter=self.adapter, json_schema=json_schema, **params)
@@ -205,14 +207,10 @@ class SkillContext:
 
     def read_prompt(self, name: str) -> str:
         """A prompt template by file name: the skill's folder first, then the repo's ``prompts/``."""
-        from assistant.errors import SkillError
-        from assistant.skills.loader import resolve_file
-        from assistant.skills.skill import render_prompt
-
         path = resolve_file(self.folder or Path("."), name)
         if path is None:
             raise SkillError(f"skill '{self.skill_name}': prompt file {name} not found", "reinstall the skill")
-        return render_prompt(path.read_text(encoding="utf-8").strip(), self)
+        return render_prompt(path.read_text(encoding="utf-8").strip(), self.clock(), self.skill_name)
 
     def count_tokens(self, text: str) -> int:
         """Tokens of ``text`` with the skill model's tokenizer."""

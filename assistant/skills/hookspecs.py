@@ -3,7 +3,7 @@
 A plugin (a module named by an ``assistant.skills`` entry point, or the loaders for the
 built-in and user skill folders) implements::
 
-    from assistant.skills.hookspecs import hookimpl
+    from assistant.skills import define_skill, hookimpl
 
     @hookimpl
     def register_skills(register):

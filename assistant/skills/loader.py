@@ -16,26 +16,14 @@ from typing import TYPE_CHECKING, Any
 
 from assistant.errors import SkillError
 from assistant.skills.manifest import DEFAULT_MODEL, MANIFEST_FILE, Manifest, load_manifest
+from assistant.skills.prompts import PROMPTS_DIR, REPO_ROOT, resolve_file
 from assistant.skills.skill import DEFAULT_TIMEOUT_S, Skill
 
 if TYPE_CHECKING:
     from assistant.config import Settings
 
-REPO_ROOT = Path(__file__).resolve().parent.parent.parent
 BUILTIN_SKILLS_DIR = REPO_ROOT / "skills"
-PROMPTS_DIR = REPO_ROOT / "prompts"
 CODE_FILE = "skill.py"
-
-
-def resolve_file(folder: Path, name: str) -> Path | None:
-    """A file named in a manifest: absolute, in the skill folder, or in ``prompts/``."""
-    path = Path(name).expanduser()
-    if path.is_absolute():
-        return path if path.is_file() else None
-    for base in (folder, PROMPTS_DIR):
-        if (base / path).is_file():
-            return base / path
-    return None
 
 
 def import_code(path: Path, skill: str) -> ModuleType:

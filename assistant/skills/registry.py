@@ -21,6 +21,7 @@ import pluggy
 from assistant.backends.base import ChatMessage
 from assistant.errors import SkillError
 from assistant.events import Progress
+from assistant.router.types import RouteSpec
 from assistant.skills import hookspecs
 from assistant.skills.context import ModelAccess, SkillContext
 from assistant.skills.hookspecs import ENTRY_POINT_GROUP, hookimpl
@@ -28,17 +29,6 @@ from assistant.skills.loader import BUILTIN_SKILLS_DIR, load_folder
 from assistant.skills.manifest import MANIFEST_FILE, load_manifest
 from assistant.skills.skill import DEFAULT_TIMEOUT_S, Skill
 from assistant.skills.tools import Roots, ToolDispatcher, mentioned_paths
-
-try:  # the router's type when it is there; the same three fields either way
-    from assistant.router.types import RouteSpec
-except ImportError:  # pragma: no cover - the router package always ships it
-    from dataclasses import dataclass, field
-
-    @dataclass(frozen=True)
-    class RouteSpec:  # type: ignore[no-redef]
-        name: str
-        examples: list[str] = field(default_factory=list)
-        negatives: list[str] = field(default_factory=list)
 
 if TYPE_CHECKING:
     from assistant.config import Settings

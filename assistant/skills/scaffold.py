@@ -43,10 +43,14 @@ from __future__ import annotations
 
 from typing import Iterator
 
+from assistant.skills import Progress, SkillContext
 
-def respond(ctx) -> Iterator[str]:
-    """Yield the reply in pieces. ctx: assistant.skills.context.SkillContext."""
+
+def respond(ctx: SkillContext) -> Iterator[str | Progress]:
+    """Yield the reply in pieces: text, or Progress(message, fraction) during a long step."""
     # ctx.text is the message, ctx.history the conversation, ctx.prompt the filled-in prompt.txt.
+    # Import what a skill needs from assistant.skills only: raise SkillError("what", "what to do")
+    # to fail with a hint, or HandOff(...) to pass a request that is not for this skill to chat.
     yield from ctx.generate(ctx.messages(ctx.prompt))
 '''
 
@@ -85,7 +89,8 @@ def check_skill(path: Path, settings: "Settings", embedder: object | None = None
     skill's, compared with ``embedder`` (default: the router's, see ``router.embedder``).
     """
     from assistant.skills.evals import load_eval
-    from assistant.skills.loader import load_folder, resolve_file
+    from assistant.skills.loader import load_folder
+    from assistant.skills.prompts import resolve_file
 
     folder = path.parent if path.name == MANIFEST_FILE else path
     problems: list[str] = []

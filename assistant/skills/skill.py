@@ -10,7 +10,6 @@ silent for longer than its timeout is abandoned and the skill marked failed.
 from __future__ import annotations
 
 import queue
-import string
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Literal
 from assistant.errors import AssistantError, SkillError
 from assistant.events import Progress
 from assistant.skills.manifest import DEFAULT_MODEL, Manifest
+from assistant.skills.prompts import render_prompt
 
 if TYPE_CHECKING:
     from assistant.config import Settings
@@ -46,13 +46,6 @@ def prompt_handler(ctx: "SkillContext") -> Iterator[str]:
         yield dump(generate_structured(ctx.generate, messages, ctx.output_schema, skill=ctx.skill_name))
         return
     yield from ctx.generate(messages)
-
-
-def render_prompt(template: str, ctx: "SkillContext") -> str:
-    """Fill ``$today``, ``$now`` and ``$skill`` in a prompt template (no code runs in templates)."""
-    now = ctx.clock()
-    return string.Template(template).safe_substitute(
-        today=now.date().isoformat(), now=now.isoformat(timespec="minutes"), skill=ctx.skill_name)
 
 
 @dataclass
@@ -142,7 +135,7 @@ class Skill:
         if not self.ok:
             raise SkillError(f"skill '{self.name}' is not available: {self.error}", "see `assistant skills list`")
         if not ctx.prompt and self.prompt_template:
-            ctx.prompt = render_prompt(self.prompt_template, ctx)
+            ctx.prompt = render_prompt(self.prompt_template, ctx.clock(), ctx.skill_name)
         if ctx.output_schema is None:
             ctx.output_schema = self.output_schema
         handler = self.handler or prompt_handler

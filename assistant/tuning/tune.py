@@ -13,6 +13,7 @@ from typing import Any, Callable
 
 from assistant.config import Settings
 from assistant.errors import ModelError
+from assistant.models.gguf_check import validate_adapter
 from assistant.tuning.data import read_training
 from assistant.tuning.lora_gguf import export_lora_gguf, lora_pairs
 from assistant.tuning.task import SkillTask
@@ -47,8 +48,6 @@ def _backend(settings: Settings, base: str, path: Path, adapter: Path | None = N
 
     spec = settings.model(base)
     if adapter is not None:
-        from assistant.tuning.lora_gguf import validate_adapter
-
         validate_adapter(adapter, path)
     backend = LlamaBackend(base, path, spec, n_threads=settings.runtime.n_threads, adapter=adapter, state_cache=0, n_ctx=512)
     if adapter is not None and not getattr(backend.llm, "_lora_adapter", True):

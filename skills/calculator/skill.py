@@ -21,9 +21,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Iterator
 
-from assistant.backends.base import ChatMessage
-from assistant.errors import HandOff
-from assistant.events import Progress
+from assistant.skills import ChatMessage, HandOff, Progress, SkillContext
 
 LIB = Path(__file__).resolve().parent / "calclib"
 EXPRESSION_PATTERN = r"^[0-9A-Za-z .,+*/()%-]+$"  # "+", not {1,80}: a far smaller grammar
@@ -63,7 +61,7 @@ answer = core.answer
 calculate = core.calculate
 
 
-def infer(ctx, text: str) -> str | None:
+def infer(ctx: SkillContext, text: str) -> str | None:
     """The model's reading of ``text`` in the expression language, or None ("none", or no JSON)."""
     messages = [ChatMessage("system", INFER_PROMPT), ChatMessage("user", text)]
     generation = ctx.models.generate(messages, json_schema=INFER_SCHEMA, max_tokens=48, temperature=0.0, top_k=1,
@@ -86,7 +84,7 @@ def infer(ctx, text: str) -> str | None:
     return expression
 
 
-def respond(ctx) -> Iterator[str | Progress]:
+def respond(ctx: SkillContext) -> Iterator[str | Progress]:
     """Answer a calculation; hand the turn over when it is not one.
 
     Raises:

@@ -13,12 +13,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any, Iterator
 
-from assistant.backends.base import ChatMessage
-from assistant.errors import SkillError
-from assistant.events import Progress
-from assistant.skills.files import Limits, beside, format_rows, markdown_table, read_table, write_new
-from assistant.skills.structured import generate_structured
-from assistant.skills.tools import mentioned_paths
+from assistant.skills import (ChatMessage, Limits, Progress, SkillContext, SkillError, beside, format_rows,
+                              generate_structured, markdown_table, mentioned_paths, read_table, write_new)
 
 TASKS = {
     "sentiment": ["positive", "negative", "neutral"],
@@ -77,7 +73,7 @@ def parse_task(text: str) -> tuple[str, list[str] | None]:
     return task, labels
 
 
-def classify_one(ctx, text: str, task: str, labels: list[str] | None) -> str:
+def classify_one(ctx: SkillContext, text: str, task: str, labels: list[str] | None) -> str:
     """One label (or language name) for ``text``."""
     if labels is None:
         schema: dict[str, Any] = {"type": "object", "properties": {"language": {"type": "string", "maxLength": 30}},
@@ -179,7 +175,7 @@ def summary(labels: list[str]) -> str:
     return markdown_table(rows, ["label", "count", "share"])
 
 
-def _classify_file(ctx, path: Path, task: str, labels: list[str] | None) -> Iterator[str | Progress]:
+def _classify_file(ctx: SkillContext, path: Path, task: str, labels: list[str] | None) -> Iterator[str | Progress]:
     table = read_table(path, Limits(max_rows=int(ctx.settings.get("max_rows", 5000))))
     if not table.rows:
         yield f"{path.name} has no rows to classify."
@@ -210,7 +206,7 @@ def _classify_file(ctx, path: Path, task: str, labels: list[str] | None) -> Iter
         yield f"\n{len(failures)} rows failed:\n" + "\n".join(f"- {f}" for f in failures[:20]) + "\n"
 
 
-def respond(ctx) -> Iterator[str | Progress]:
+def respond(ctx: SkillContext) -> Iterator[str | Progress]:
     task, labels, text = read_request(ctx.text)
     files = list(ctx.attachments) or mentioned_paths(ctx.text)
     if files:

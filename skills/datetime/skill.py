@@ -22,6 +22,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import Iterator
 
+from assistant.skills import SkillContext
+
 MAX_CHARS = 300
 CALCLIB = Path(__file__).resolve().parent.parent / "calculator" / "calclib"
 WEEKDAYS = {d.lower(): i for i, d in enumerate(calendar.day_name)} | {
@@ -69,7 +71,7 @@ def find_zone(text: str) -> zoneinfo.ZoneInfo | None:
         return None
 
 
-def _local_zone(ctx) -> tzinfo:
+def _local_zone(ctx: SkillContext) -> tzinfo:
     wanted = str(ctx.settings.get("timezone") or "")
     if wanted:
         zone = find_zone(wanted)
@@ -266,7 +268,7 @@ _ASKS_DATE = re.compile(
     r"(?:\s+(?:fall|falls|land|lands|be) on)?$")
 
 
-def answer(ctx) -> str:
+def answer(ctx: SkillContext) -> str:
     """The answer to a date/time question, or how to ask one."""
     text = ctx.text.strip()
     if len(text) > MAX_CHARS:
@@ -342,5 +344,5 @@ def answer(ctx) -> str:
             "and do date arithmetic ('90 days from 2025-03-01', 'days until December 25').")
 
 
-def respond(ctx) -> Iterator[str]:
+def respond(ctx: SkillContext) -> Iterator[str]:
     yield answer(ctx)

@@ -14,11 +14,8 @@ from __future__ import annotations
 import re
 from typing import Iterator
 
-from assistant.backends.base import ChatMessage
-from assistant.docs.scope import scope
-from assistant.docs.search import DocHit, relevant
-from assistant.events import Progress
-from assistant.memory.recall import snippet
+from assistant.skills import (ChatMessage, DocHit, Progress, SkillContext, content_words, keyword_coverage, relevant,
+                              scope, snippet)
 
 NOT_FOUND = "I could not find that in your documents."
 _CITE = re.compile(r"\[(\d{1,3})\]")
@@ -40,7 +37,8 @@ def _passage(n: int, hit: DocHit, text: str | None = None) -> str:
     return f'<passage n="{n}" source="{hit.citation()}">\n{_quote(text if text is not None else hit.text)}\n</passage>'
 
 
-def fit(ctx, hits: list[DocHit], system: str, question: str, reply_tokens: int) -> list[tuple[DocHit, str]]:
+def fit(ctx: SkillContext, hits: list[DocHit], system: str, question: str,
+        reply_tokens: int) -> list[tuple[DocHit, str]]:
     """The best passages that fit the window with the system prompt, the question and the
     reply (counted with the model's tokenizer); the first is cut to fit if it must."""
     budget = ctx.n_ctx() - ctx.count_tokens(system) - ctx.count_tokens(question) - reply_tokens - TEMPLATE_TOKENS
@@ -65,8 +63,6 @@ def sources(used: list[DocHit], numbers: list[int]) -> str:
 
 
 def _extract(query: str, used: list[DocHit], note: str) -> str:
-    from assistant.docs.search import content_words
-
     words = content_words(query)
     shown = used[:3]
     lines = [f"[{i}] \"{snippet(h.text, words, 300)}\"" for i, h in enumerate(shown, 1)]
@@ -88,8 +84,6 @@ def attribute(reply: str, passages: list[str]) -> str:
     passage holds at least ``SUPPORT`` of them; a claim no passage supports is dropped, so
     what remains is all cited. Sentences of fewer than two content words ("Yes.") are kept.
     """
-    from assistant.docs.search import content_words, keyword_coverage
-
     out = []
     for sentence in _SENTENCE_END.split(reply.strip()):
         if not sentence.strip() or _CITE.search(sentence) or len(content_words(sentence)) < 2:
@@ -104,7 +98,7 @@ def attribute(reply: str, passages: list[str]) -> str:
     return " ".join(s.strip() for s in out if s.strip())
 
 
-def respond(ctx) -> Iterator[str | Progress]:
+def respond(ctx: SkillContext) -> Iterator[str | Progress]:
     if ctx.docs is None:
         yield "I cannot search your documents here (no docs access was given to this skill)."
         return

@@ -15,12 +15,9 @@ import re
 from pathlib import Path
 from typing import Any, Iterator
 
-from assistant.backends.base import ChatMessage
-from assistant.errors import SkillError
-from assistant.events import Progress
-from assistant.skills.files import Limits, Table, beside, format_rows, markdown_table, read_table, write_new
-from assistant.skills.structured import generate_structured, schema_errors
-from assistant.skills.tools import mentioned_paths
+from assistant.skills import (ChatMessage, Limits, Progress, SkillContext, SkillError, Table, beside, format_rows,
+                              generate_structured, markdown_table, mentioned_paths, read_table, schema_errors,
+                              write_new)
 
 FORMATS = {"json": ".json", "csv": ".csv", "markdown": ".md"}
 KNOWN_LABELS = {"sentiment": ["positive", "negative", "neutral"]}
@@ -64,7 +61,7 @@ def _schema(fields: list[str], count: int) -> dict[str, Any]:
     return {"type": "array", "items": item, "minItems": count, "maxItems": count}
 
 
-def _fill(ctx, records: list[dict[str, Any]], fields: list[str]) -> list[dict[str, Any]]:
+def _fill(ctx: SkillContext, records: list[dict[str, Any]], fields: list[str]) -> list[dict[str, Any]]:
     """The model's values for ``fields``, one object per record (validated as a batch)."""
     payload = json.dumps(records, ensure_ascii=False, default=str)
     messages = [ChatMessage("system", ctx.prompt),
@@ -76,7 +73,7 @@ def _fill(ctx, records: list[dict[str, Any]], fields: list[str]) -> list[dict[st
     return generate_structured(generate, messages, loose, grammar=strict, skill=ctx.skill_name)
 
 
-def _target(ctx) -> Path | None:
+def _target(ctx: SkillContext) -> Path | None:
     files = list(ctx.attachments) or mentioned_paths(ctx.text)
     if not files:
         return None
@@ -89,7 +86,8 @@ def _map_columns(table: Table, fields: list[str]) -> tuple[dict[str, str], list[
     return mapping, [f for f in fields if f not in mapping]
 
 
-def _process(ctx, table: Table, fields: list[str], inferred: list[str]) -> Iterator[Progress | tuple[list, list]]:
+def _process(ctx: SkillContext, table: Table, fields: list[str],
+             inferred: list[str]) -> Iterator[Progress | tuple[list, list]]:
     mapping, missing = _map_columns(table, fields)
     to_fill = missing + [a for a in inferred if a not in fields]
     rows = [{f: row.get(col, "") for f, col in mapping.items()} for row in table.rows]
@@ -117,7 +115,7 @@ def _process(ctx, table: Table, fields: list[str], inferred: list[str]) -> Itera
     yield (rows, failures)
 
 
-def respond(ctx) -> Iterator[str | Progress]:
+def respond(ctx: SkillContext) -> Iterator[str | Progress]:
     fmt, fields, inferred = parse_request(ctx.text)
     path = _target(ctx)
     if path is None:
@@ -145,7 +143,7 @@ def respond(ctx) -> Iterator[str | Progress]:
         yield f"\n{len(failures)} records could not be filled:\n" + "\n".join(f"- {f}" for f in failures[:20]) + "\n"
 
 
-def _from_text(ctx, fmt: str, fields: list[str]) -> Iterator[str]:
+def _from_text(ctx: SkillContext, fmt: str, fields: list[str]) -> Iterator[str]:
     body = ctx.text.split(":", 1)[1].strip() if ":" in ctx.text else ""
     if not fields or not body:
         yield ("Tell me what to extract and from what, e.g. 'extract name, email from contacts.csv as csv', "

@@ -13,6 +13,8 @@ import tempfile
 from pathlib import Path
 from typing import Any, Iterator
 
+from assistant.skills import SkillContext
+
 STORE = "notes.json"
 
 
@@ -131,6 +133,6 @@ def _ambiguous(found: list[dict[str, Any]], target: str, action: str) -> str:
     return f"Several match '{target}'; say which number to {action}:\n" + _listing(found, "")
 
 
-def respond(ctx) -> Iterator[str]:
+def respond(ctx: SkillContext) -> Iterator[str]:
     notes = Notes(ctx.scratch_dir())
     yield handle(ctx.text, notes, ctx.clock().isoformat(timespec="seconds"), ctx.confirm)

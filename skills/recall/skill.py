@@ -12,7 +12,7 @@ import re
 from datetime import timedelta
 from typing import Iterator
 
-from assistant.backends.base import ChatMessage
+from assistant.skills import ChatMessage, SkillContext
 
 # Phrases that narrow the search to recent messages, and how far back they reach.
 _WINDOWS = (
@@ -23,7 +23,7 @@ _WINDOWS = (
 )
 
 
-def time_window(ctx, text: str) -> tuple[str, object]:
+def time_window(ctx: SkillContext, text: str) -> tuple[str, object]:
     """(text without the time phrase, the earliest time to search from or None)."""
     for pattern, span in _WINDOWS:
         if pattern.search(text):
@@ -35,7 +35,7 @@ def sources(hits) -> str:
     return "\n".join(f"[{i}] {h.snippet}\n    — {h.role}, {h.citation()}" for i, h in enumerate(hits, 1))
 
 
-def respond(ctx) -> Iterator[str]:
+def respond(ctx: SkillContext) -> Iterator[str]:
     if ctx.recall is None:
         yield "I cannot search your past conversations here (no recall access was given to this skill)."
         return

@@ -11,10 +11,7 @@ import re
 import string
 from typing import Iterator
 
-from assistant.backends.base import ChatMessage
-from assistant.events import Progress
-from assistant.skills.chunking import chunk_text
-from assistant.skills.files import read_text
+from assistant.skills import ChatMessage, Progress, SkillContext, chunk_text, mentioned_paths, read_text
 
 _COMMAND = re.compile(r"^\s*(?:please\s+)?(?:summari[sz]e|summary of|sum up|tl;?dr|give me (?:a|the) (?:summary|gist) of|condense)"
                       r"(?:\s+(?:this|the following|that|it|text|article|file|document))*\s*:?\s*", re.I)
@@ -46,12 +43,10 @@ def requested_length(instruction: str) -> tuple[str, int] | None:
     return None
 
 
-def _source(ctx) -> tuple[str, str]:
+def _source(ctx: SkillContext) -> tuple[str, str]:
     """(text to summarize, what it is) from an attached/named file, the message, or the chat."""
     files = list(ctx.attachments)
     if not files and ctx.tools is not None:
-        from assistant.skills.tools import mentioned_paths
-
         files = mentioned_paths(ctx.text)
     if files:
         path = ctx.tools.check_read(files[0]) if ctx.tools is not None else files[0]
@@ -68,16 +63,16 @@ def _source(ctx) -> tuple[str, str]:
     return "", ""
 
 
-def _budget(ctx, system: str, out_tokens: int) -> int:
+def _budget(ctx: SkillContext, system: str, out_tokens: int) -> int:
     # Room for text in one request: the window minus the instructions, the reply and template overhead.
     return ctx.n_ctx() - ctx.count_tokens(system) - out_tokens - 64
 
 
-def _summarize(ctx, system: str, text: str, out_tokens: int) -> str:
+def _summarize(ctx: SkillContext, system: str, text: str, out_tokens: int) -> str:
     return ctx.generate([ChatMessage("system", system), ChatMessage("user", text)], max_tokens=out_tokens).text().strip()
 
 
-def respond(ctx) -> Iterator[str | Progress]:
+def respond(ctx: SkillContext) -> Iterator[str | Progress]:
     text, what = _source(ctx)
     if not text.strip():
         yield "What should I summarize? Paste the text after 'summarize:', or attach or name a .txt or .md file."

@@ -5,7 +5,8 @@ from __future__ import annotations
 from hypothesis import given, settings, strategies as st
 
 from assistant.docs.chunker import chunk_blocks, split_block
-from assistant.docs.readers import Block, read_document
+from assistant.docs.document import Block
+from assistant.docs.readers import read_document
 
 
 def test_headings_start_chunks_and_give_their_path():

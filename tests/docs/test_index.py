@@ -14,11 +14,11 @@ from assistant.docs.search import DocsSearch
 
 
 def _count(store, table: str) -> int:
-    return store._read(f"SELECT count(*) AS n FROM {table}")[0]["n"]
+    return store.select(f"SELECT count(*) AS n FROM {table}")[0]["n"]
 
 
 def _fts_hits(store, word: str) -> int:
-    return store._read("SELECT count(*) AS n FROM docs_chunks_fts WHERE docs_chunks_fts MATCH ?", (f'"{word}"',))[0]["n"]
+    return store.select("SELECT count(*) AS n FROM docs_chunks_fts WHERE docs_chunks_fts MATCH ?", (f'"{word}"',))[0]["n"]
 
 
 def test_scan_indexes_every_format_and_lists_skips(store, embedder, library):
@@ -41,7 +41,7 @@ def test_reindex_touches_only_changed_files_and_follows_deletions(store, embedde
     index.add(library, "lib")
     index.scan("lib")
     index.embed_pending(embedder)
-    chunks_before = {r["id"] for r in store._read("SELECT id FROM docs_chunks")}
+    chunks_before = {r["id"] for r in store.select("SELECT id FROM docs_chunks")}
     again = index.scan("lib")
     assert (again.added, again.changed, again.unchanged, again.removed) == (0, 0, 4, 0)
     # A new modification time with the same content: the hash says unchanged, nothing re-chunked.
@@ -49,7 +49,7 @@ def test_reindex_touches_only_changed_files_and_follows_deletions(store, embedde
     os.utime(garden, ns=(garden.stat().st_atime_ns, garden.stat().st_mtime_ns + 5_000_000_000))
     touched = index.scan("lib")
     assert touched.unchanged == 4 and touched.changed == 0
-    assert {r["id"] for r in store._read("SELECT id FROM docs_chunks")} == chunks_before
+    assert {r["id"] for r in store.select("SELECT id FROM docs_chunks")} == chunks_before
     # A real change re-chunks that file only; its old chunks and vectors go.
     garden.write_text("# Garden\n\nWater the roses at dusk.\n")
     changed = index.scan("lib")
@@ -79,7 +79,7 @@ def test_symlinks_out_of_the_folder_are_not_followed(store, library, tmp_path: P
     assert "outside the collection" in skipped["key.txt"] and "outside the collection" in skipped["elsewhere"]
     assert "inside the collection" in skipped["alias.md"]
     assert _fts_hits(store, "swordfish") == 0
-    assert not store._read("SELECT 1 FROM docs_chunks WHERE text LIKE '%swordfish%'")
+    assert not store.select("SELECT 1 FROM docs_chunks WHERE text LIKE '%swordfish%'")
     assert _fts_hits(store, "tomatoes") == 1  # the link's target is indexed once, under its own name
 
 

@@ -9,7 +9,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from assistant.docs.chunker import chunk_blocks
-from assistant.docs.readers import Block, Skip, file_kind, read_document
+from assistant.docs.document import Block, Skip
+from assistant.docs.readers import file_kind, read_document
 from tests.docs.conftest import docx_bytes, pdf_bytes, xlsx_bytes
 
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from assistant.docs.hits import relevant
 from assistant.docs.index import DocsIndex
-from assistant.docs.search import DocsSearch, relevant
+from assistant.docs.search import DocsSearch
 
 pytestmark = pytest.mark.real_embedder
 

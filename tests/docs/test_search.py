@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from assistant.docs.hits import DocHit, content_words, keyword_coverage, relevant
 from assistant.docs.index import DocsIndex
-from assistant.docs.search import (FTS_WEIGHT, RRF_K, VECTOR_WEIGHT, DocHit, DocsSearch, content_words, fuse,
-                                   keyword_coverage, relevant)
+from assistant.docs.search import FTS_WEIGHT, RRF_K, VECTOR_WEIGHT, DocsSearch, fuse
 
 
 @pytest.fixture

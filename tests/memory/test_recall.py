@@ -12,10 +12,11 @@ from assistant.backends.fake import FakeBackend
 from assistant.backends.manager import ModelManager
 from assistant.config import load_settings
 from assistant.events import ReplyFinished
-from assistant.memory.recall import Recall, content_words, snippet
+from assistant.memory.recall import Recall, content_words
 from assistant.memory.store import Store
 from assistant.pipeline import build_pipeline
 from assistant.router.embedders import FakeEmbedder
+from assistant.snippets import snippet
 
 PAST = {
     "Database plans": [("user", "Which database should the inventory app use?"),
@@ -46,7 +47,7 @@ def seeded(store):
 
 
 def embedded(store: Store, model: str) -> int:
-    return store._read("SELECT count(*) AS n FROM message_embeddings WHERE model = ?", (model,))[0]["n"]
+    return store.select("SELECT count(*) AS n FROM message_embeddings WHERE model = ?", (model,))[0]["n"]
 
 
 def test_hybrid_search_finds_other_conversations_and_caches_embeddings(seeded):
@@ -123,14 +124,14 @@ def test_embeddings_follow_their_message(store):
     assert recall.embed_missing(emb) == 0  # a reply still streaming is not embedded
     store.finish_reply(reply, "half a thought about lighthouses", "complete")
     assert recall.embed_missing(emb) == 1
-    store._write(lambda c: c.execute("UPDATE messages SET content = 'changed' WHERE id = ?", (reply,)))
+    store.transaction(lambda c: c.execute("UPDATE messages SET content = 'changed' WHERE id = ?", (reply,)))
     assert embedded(store, emb.name) == 4  # a stale vector is dropped with the content change
 
 
 def test_since_limits_to_recent_messages(seeded):
     store, ids, current = seeded
     old = ids["Cooking"]
-    store._write(lambda c: c.execute("UPDATE messages SET created_at = '2001-01-01T00:00:00+00:00' "
+    store.transaction(lambda c: c.execute("UPDATE messages SET created_at = '2001-01-01T00:00:00+00:00' "
                                      "WHERE conversation_id = ?", (old,)))
     recall = Recall(store, FakeEmbedder).for_conversation(current)
     assert recall.search("pasta recipe garlic")[0].conversation_id == old

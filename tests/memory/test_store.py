@@ -11,8 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from assistant.errors import StoreError
-from assistant.memory import title_from_text
 from assistant.memory.store import Store
+from assistant.memory.titles import title_from_text
 
 
 def test_user_message_is_on_disk_when_add_message_returns(store: Store, db_path: Path) -> None:

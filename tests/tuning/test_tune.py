@@ -10,8 +10,9 @@ import pytest
 
 from assistant.config import load_settings
 from assistant.errors import ModelError
+from assistant.models.gguf_check import read_adapter_info, validate_adapter
 from assistant.tuning.data import DataFileError, read_training
-from assistant.tuning.lora_gguf import LoraPair, export_lora_gguf, lora_pairs, read_adapter_info
+from assistant.tuning.lora_gguf import LoraPair, export_lora_gguf, lora_pairs
 from assistant.tuning.task import load_task
 from assistant.tuning.trainer import TrainingInterrupted, TuneConfig, tokenize_pairs, train, wrap_lora
 from assistant.tuning.tune import _backend, last_logits, run_tune
@@ -83,8 +84,6 @@ def test_exported_adapter_matches_peft_in_llama_cpp(tiny_hf: Path, tiny_config: 
 
 def test_bad_adapters_are_refused_by_llama_cpp_and_by_our_check(tiny_config: Path, tmp_path: Path) -> None:
     from llama_cpp import Llama
-
-    from assistant.tuning.lora_gguf import validate_adapter
 
     settings = load_settings()
     base = settings.model("tiny").path
