@@ -15,10 +15,10 @@ import pytest
 
 from assistant.backends.base import ChatMessage, GenerationRequest
 from assistant.backends.http import HttpBackend
+from assistant.backends.http_settings import RemoteSettings
 from assistant.backends.manager import ModelManager
 from assistant.errors import ContextOverflowError, ModelError
 from assistant.server.fake import FakeChatPipeline
-from assistant.server.settings import RemoteSettings
 
 FAST = RemoteSettings(connect_timeout_s=2, read_timeout_s=5, retries=2, backoff_s=0.01)
 # At temperature 0 the tiny model answers this with a byte soup that llama-cpp-python's server
