@@ -1,19 +1,15 @@
-"""Configuration of ``assistant serve`` ([server]).
-
-:class:`RemoteSettings` ([remote]) lives with the HTTP backend; it is named here too because
-assistant.config imports both sections from this module.
-"""
+"""Configuration of ``assistant serve`` ([server])."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from pydantic import Field
 
+# RemoteSettings lives with the HTTP backend; it is named here too because assistant.config
+# imports both sections from this module.
 from assistant.backends.http_settings import RemoteSettings
 from assistant.settings_base import Section
 
-__all__ = ["DEFAULT_KEY_ENV", "RemoteSettings", "ServerSettings", "server_settings"]
+__all__ = ["DEFAULT_KEY_ENV", "RemoteSettings", "ServerSettings"]
 
 DEFAULT_KEY_ENV = "ASSISTANT_SERVE_API_KEY"
 
@@ -27,9 +23,3 @@ class ServerSettings(Section):
     max_pending: int = Field(default=32, ge=1, le=1024)
     max_body_bytes: int = Field(default=4 * 2**20, ge=1024)
     remembered_histories: int = Field(default=1000, ge=0)
-
-
-def server_settings(settings: Any) -> ServerSettings:
-    """The [server] section of ``settings``, or the defaults."""
-    value = getattr(settings, "server", None)
-    return value if isinstance(value, ServerSettings) else ServerSettings()

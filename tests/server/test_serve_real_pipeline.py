@@ -1,18 +1,22 @@
-"""`assistant serve` in front of the real pipeline (real store, router and skills; fake models)."""
+"""`assistant serve` in front of the pipeline exactly as ``build_pipeline(fake=True)`` wires it
+(real store, router and skills; fake models and embedder)."""
 
 from __future__ import annotations
 
 import concurrent.futures
+import shutil
 
 import pytest
 
 
 @pytest.fixture
-def real_pipeline():
+def real_pipeline(router_cache):
     from assistant.config import load_settings
     from assistant.pipeline import build_pipeline
 
-    p = build_pipeline(load_settings(), fake=True)
+    settings = load_settings()
+    shutil.copytree(router_cache, settings.cache_dir / "router", dirs_exist_ok=True)  # routing at once
+    p = build_pipeline(settings, fake=True)
     yield p
     p.close()
 
