@@ -37,12 +37,11 @@ def child(real: bool) -> None:
     from assistant.cli.serve_cmd import run_until_stopped
     from assistant.config import load_settings
     from assistant.pipeline import build_pipeline
-    from assistant.server.app import make_server
-    from assistant.server.settings import server_settings
+    from assistant.server.runner import make_server
 
     settings = load_settings()
     pipeline = build_pipeline(settings, fake=not real)
-    server = make_server(pipeline, "127.0.0.1", 0, options=server_settings(settings), verbose=False)
+    server = make_server(pipeline, "127.0.0.1", 0, options=settings.server, verbose=False)
     pipeline.start()
     print(server.url, flush=True)
     run_until_stopped(server, pipeline)

@@ -16,13 +16,14 @@ from assistant.errors import RouterError
 from assistant.router.embedders import check_model_folder
 
 PACKAGE = Path(__file__).resolve().parent.parent / "assistant"
-NETWORK_MODULES = {"socket", "urllib.request", "http.client", "http.server", "requests", "httpx", "aiohttp",
-                   "huggingface_hub", "ssl", "mcp.client.streamable_http"}
+NETWORK_MODULES = {"socket", "urllib.request", "http.client", "http.server", "requests", "httpx", "httpx2", "aiohttp",
+                   "uvicorn", "huggingface_hub", "ssl", "mcp.client.streamable_http"}
+NETWORK_PACKAGES = {"requests", "httpx", "httpx2", "aiohttp", "uvicorn", "huggingface_hub"}
 # The only modules allowed to open sockets, each only when configured: the HTTP model
 # backend (a remote server the user set up), the model store's `hf`/`http` sources (an
-# explicit `models pull`), `assistant serve` (listens, loopback by default), and the MCP
+# explicit `models pull`), `assistant serve`'s listener (loopback by default), and the MCP
 # client's streamable-HTTP transport (only for a server the user configured with a URL).
-NETWORK_ALLOWED = {"backends/http.py", "models/store.py", "server/app.py", "mcp/client.py"}
+NETWORK_ALLOWED = {"backends/http.py", "models/store.py", "server/runner.py", "mcp/client.py"}
 
 
 def _sources() -> list[tuple[str, ast.Module]]:
@@ -43,8 +44,7 @@ def _imports(tree: ast.Module) -> set[str]:
 def test_only_the_allowed_modules_import_network_libraries():
     offenders = {}
     for rel, tree in _sources():
-        hits = {n for n in _imports(tree) if n in NETWORK_MODULES or n.split(".")[0] in {"requests", "httpx",
-                                                                                         "aiohttp", "huggingface_hub"}}
+        hits = {n for n in _imports(tree) if n in NETWORK_MODULES or n.split(".")[0] in NETWORK_PACKAGES}
         if hits and rel not in NETWORK_ALLOWED:
             offenders[rel] = sorted(hits)
     assert offenders == {}

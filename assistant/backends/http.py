@@ -1,16 +1,15 @@
 """A backend for any OpenAI-compatible chat-completions server (llama-server, llama-cpp-python's
 server, vLLM, Ollama), streamed over server-sent events.
 
-Only the standard library talks to the network here (``http.client``): no proxy variables
-are honoured, and nothing connects until a catalog model with ``source = "http"`` is used,
-so the default configuration stays offline. Errors are :class:`~assistant.errors.ModelError`
-with a hint; a stream that breaks mid-reply raises *after* yielding what came, so the
-pipeline keeps the partial reply.
+httpx (the ``httpx2`` distribution) talks to the network here, without proxy variables
+(``trust_env=False``); nothing connects until a catalog model with ``source = "http"`` is
+used, so the default configuration stays offline. Errors are
+:class:`~assistant.errors.ModelError` with a hint; a stream that breaks mid-reply raises
+*after* yielding what came, so the pipeline keeps the partial reply.
 """
 
 from __future__ import annotations
 
-import http.client
 import json
 import math
 import os
@@ -21,6 +20,8 @@ from collections import OrderedDict
 from typing import Any, Iterator
 from urllib.parse import urlsplit
 
+import httpx2
+
 from assistant.backends.base import (
     ChatMessage,
     FinishReason,
@@ -29,17 +30,13 @@ from assistant.backends.base import (
     GenerationResult,
     Stopwatch,
 )
+from assistant.backends.http_settings import RemoteSettings
 from assistant.config import ModelSpec, Settings
 from assistant.errors import ContextOverflowError, ModelError
-from assistant.server.settings import RemoteSettings, remote_settings
-from assistant.server.sse import error_message as _error_message
-from assistant.server.sse import sse_data as _sse_data
 
 MAX_BODY = 1 << 22
+MAX_EVENT = 1 << 20  # one server-sent event; anything larger is not a chat-completions stream
 PROBE_AGAIN_S = 30.0
-# Errors that mean "no byte of the answer arrived": safe to retry.
-_RETRYABLE = (ConnectionRefusedError, ConnectionResetError, ConnectionAbortedError, BrokenPipeError,
-              http.client.RemoteDisconnected, socket.gaierror, TimeoutError, OSError)
 
 
 class _Retry(Exception):
@@ -50,46 +47,42 @@ class _Cancelled(Exception):
     """The request was cancelled while waiting to retry."""
 
 
-class _Remembering:
-    """Keeps the socket after http.client hands it to a ``Connection: close`` response."""
-
-    raw: socket.socket | None = None
-
-    def connect(self) -> None:
-        super().connect()  # type: ignore[misc]
-        self.raw = self.sock  # type: ignore[attr-defined]
-
-
-class _HTTP(_Remembering, http.client.HTTPConnection):
-    pass
-
-
-class _HTTPS(_Remembering, http.client.HTTPSConnection):
-    pass
-
-
 class _CancelWatcher:
-    """Shuts the socket down when ``cancel`` is set, so a blocked read returns at once."""
+    """Shuts the response's socket down when ``cancel`` is set, so a blocked read returns at once."""
 
-    def __init__(self, cancel: threading.Event | None, conn: _Remembering) -> None:
+    def __init__(self, cancel: threading.Event | None, response: httpx2.Response) -> None:
         self._done = threading.Event()
-        self._thread = None
-        if cancel is not None:
-            self._thread = threading.Thread(target=self._watch, args=(cancel, conn), daemon=True)
-            self._thread.start()
+        stream = response.extensions.get("network_stream")
+        sock = stream.get_extra_info("socket") if stream is not None else None
+        if cancel is not None and isinstance(sock, socket.socket):
+            threading.Thread(target=self._watch, args=(cancel, sock), daemon=True).start()
 
-    def _watch(self, cancel: threading.Event, conn: _Remembering) -> None:
+    def _watch(self, cancel: threading.Event, sock: socket.socket) -> None:
         while not self._done.is_set():
             if cancel.wait(0.05):
                 try:
-                    if conn.raw is not None:
-                        conn.raw.shutdown(socket.SHUT_RDWR)
+                    sock.shutdown(socket.SHUT_RDWR)
                 except OSError:
                     pass
                 return
 
     def stop(self) -> None:
         self._done.set()
+
+
+def error_message(body: Any) -> str:
+    """The message of an OpenAI-style (or FastAPI-style) error body, if there is one."""
+    if isinstance(body, str):
+        try:
+            body = json.loads(body)
+        except ValueError:
+            return ""
+    if not isinstance(body, dict):
+        return ""
+    err = body.get("error", body.get("detail"))
+    if isinstance(err, dict):
+        return str(err.get("message") or err)[:500]
+    return str(err)[:500] if err else ""
 
 
 class HttpBackend:
@@ -110,24 +103,27 @@ class HttpBackend:
     def __init__(self, name: str, spec: ModelSpec, settings: Settings, *, options: RemoteSettings | None = None) -> None:
         self.name = name
         self.n_ctx = spec.n_ctx
-        self.options = options or remote_settings(settings)
+        self.options = options or settings.remote
         self.api_model = spec.api_model or name
         self.base_url = (spec.base_url or "").rstrip("/")
         url = urlsplit(self.base_url)
         if url.scheme not in ("http", "https") or not url.hostname:
             raise ModelError(f"model '{name}': base_url '{spec.base_url}' is not an http(s) URL",
                              f"set models.{name}.base_url to e.g. http://127.0.0.1:8080/v1")
-        self._https = url.scheme == "https"
-        self._host, self._port = url.hostname, url.port or (443 if self._https else 80)
+        self._port = url.port or (443 if url.scheme == "https" else 80)
         path = url.path.rstrip("/") or "/v1"  # http://host:8080 means its /v1 API
         self._path = path
         self._root = path[: -len("/v1")] if path.endswith("/v1") else ""
-        self._api_key = None
+        headers = {"Accept": "text/event-stream, application/json", "User-Agent": "assistant-http-backend"}
         if spec.api_key_env:
-            self._api_key = os.environ.get(spec.api_key_env) or None
-            if self._api_key is None:
+            key = os.environ.get(spec.api_key_env) or None
+            if key is None:
                 raise ModelError(f"model '{name}' needs an API key in ${spec.api_key_env}, which is not set",
                                  f"export {spec.api_key_env}=<key>, or remove models.{name}.api_key_env")
+            headers["Authorization"] = f"Bearer {key}"
+        # Retries are ours (they need the cancel event and a readable reason), not the transport's.
+        self._client = httpx2.Client(base_url=f"{url.scheme}://{url.netloc}", headers=headers, trust_env=False,
+                                     timeout=self._timeout(self.options.read_timeout_s))
         self._lock = threading.Lock()
         self._schema_style = "openai"
         self._tokenizer: str | None = None if self.options.tokenizer != "tiktoken" else "tiktoken"
@@ -137,38 +133,21 @@ class HttpBackend:
         self._counts_lock = threading.Lock()
 
     # HTTP ----------------------------------------------------------------------------------
-    def _connection(self) -> http.client.HTTPConnection:
-        cls = _HTTPS if self._https else _HTTP
-        return cls(self._host, self._port, timeout=self.options.connect_timeout_s)
+    def _timeout(self, read_s: float) -> httpx2.Timeout:
+        return httpx2.Timeout(read_s, connect=self.options.connect_timeout_s)
 
-    def _headers(self) -> dict[str, str]:
-        headers = {"Content-Type": "application/json", "Accept": "text/event-stream, application/json",
-                   "User-Agent": "assistant-http-backend"}
-        if self._api_key:
-            headers["Authorization"] = f"Bearer {self._api_key}"
-        return headers
-
-    def _attempt(self, path: str, payload: dict[str, Any], read_timeout: float) -> tuple[http.client.HTTPConnection, http.client.HTTPResponse]:
-        conn = self._connection()
+    def _attempt(self, path: str, payload: dict[str, Any], read_timeout: float) -> httpx2.Response:
+        """One POST; the response is open for streaming (close it)."""
+        request = self._client.build_request("POST", path, json=payload, timeout=self._timeout(read_timeout))
         try:
-            conn.connect()
-        except OSError as exc:
-            conn.close()
-            raise _Retry(_reason(exc)) from None
-        assert conn.sock is not None
-        conn.sock.settimeout(read_timeout)
-        try:
-            conn.request("POST", path, body=json.dumps(payload).encode(), headers=self._headers())
-            return conn, conn.getresponse()
-        except TimeoutError:
-            conn.close()
+            return self._client.send(request, stream=True)
+        except httpx2.ReadTimeout:
             raise ModelError(f"model server for '{self.name}' at {self.base_url} did not answer within {read_timeout:g} s",
                              "the server may be overloaded; raise remote.read_timeout_s or check it") from None
-        except _RETRYABLE as exc:
-            conn.close()
+        except httpx2.TransportError as exc:
             raise _Retry(_reason(exc)) from None
 
-    def _send(self, path: str, payload: dict[str, Any], cancel: threading.Event | None) -> tuple[http.client.HTTPConnection, http.client.HTTPResponse]:
+    def _send(self, path: str, payload: dict[str, Any], cancel: threading.Event | None) -> httpx2.Response:
         """POST with retries (connection errors and 503 only, never after a byte of answer)."""
         reason = ""
         for attempt in range(self.options.retries + 1):
@@ -179,33 +158,33 @@ class HttpBackend:
                 if cancel is None:
                     time.sleep(delay)
             try:
-                conn, resp = self._attempt(path, payload, self.options.read_timeout_s)
+                resp = self._attempt(path, payload, self.options.read_timeout_s)
             except _Retry as exc:
                 reason = str(exc)
                 continue
-            if resp.status == 503 and attempt < self.options.retries:  # llama-server: still loading
+            if resp.status_code == 503 and attempt < self.options.retries:  # llama-server: still loading
                 reason = "HTTP 503 (server busy or loading)"
-                conn.close()
+                resp.close()
                 continue
-            return conn, resp
+            return resp
         raise ModelError(
             f"cannot reach the model server for '{self.name}' at {self.base_url}: {reason}"
             f" (tried {self.options.retries + 1} times)",
             f"start the server (e.g. `llama-server -m model.gguf --port {self._port}`) or fix models.{self.name}.base_url",
         )
 
-    def _status_error(self, resp: http.client.HTTPResponse) -> ModelError:
-        body = resp.read(65536).decode("utf-8", errors="replace")
-        message = _error_message(body) or body.strip()[:300] or resp.reason
-        what = f"model server for '{self.name}' answered HTTP {resp.status}: {message}"
+    def _status_error(self, resp: httpx2.Response) -> ModelError:
+        body = _read_at_most(resp, 65536).decode("utf-8", errors="replace")
+        message = error_message(body) or body.strip()[:300] or resp.reason_phrase
+        what = f"model server for '{self.name}' answered HTTP {resp.status_code}: {message}"
         low = message.lower()
-        if resp.status == 400 and "context" in low and any(w in low for w in ("exceed", "too long", "maximum")):
+        if resp.status_code == 400 and "context" in low and any(w in low for w in ("exceed", "too long", "maximum")):
             return ContextOverflowError(what, "shorten the message or start a new conversation; "
                                               f"set models.{self.name}.n_ctx to the server's context size")
-        if resp.status in (401, 403):
+        if resp.status_code in (401, 403):
             return ModelError(what, "check the API key in the variable named by models."
                                     f"{self.name}.api_key_env")
-        if resp.status == 404:
+        if resp.status_code == 404:
             return ModelError(what, f"check models.{self.name}.base_url (it should end in /v1) and api_model")
         return ModelError(what, "check the model server's log")
 
@@ -234,20 +213,21 @@ class HttpBackend:
                 payload["response_format"] = {"type": "json_object", "schema": request.json_schema}
         return payload
 
-    def _open_stream(self, request: GenerationRequest) -> tuple[http.client.HTTPConnection, http.client.HTTPResponse]:
+    def _open_stream(self, request: GenerationRequest) -> httpx2.Response:
         path = self._path + "/chat/completions"
-        conn, resp = self._send(path, self._payload(request), request.cancel)
-        if resp.status != 200 and request.json_schema is not None and self._schema_style == "openai" \
-                and resp.status in (400, 422, 500):
+        resp = self._send(path, self._payload(request), request.cancel)
+        if resp.status_code != 200 and request.json_schema is not None and self._schema_style == "openai" \
+                and resp.status_code in (400, 422, 500):
             # Best effort: servers without json_schema support often take the older form.
-            conn.close()
+            resp.close()
             self._schema_style = "json_object"
-            conn, resp = self._send(path, self._payload(request), request.cancel)
-        if resp.status != 200:
-            error = self._status_error(resp)
-            conn.close()
-            raise error
-        return conn, resp
+            resp = self._send(path, self._payload(request), request.cancel)
+        if resp.status_code != 200:
+            try:
+                raise self._status_error(resp)
+            finally:
+                resp.close()
+        return resp
 
     def stream(self, request: GenerationRequest) -> Generation:
         """Stream the reply; see the module docstring for the error contract."""
@@ -259,13 +239,13 @@ class HttpBackend:
                 if request.cancelled:
                     return
                 try:
-                    conn, resp = self._open_stream(request)
+                    resp = self._open_stream(request)
                 except _Cancelled:
                     return
                 except ModelError:
                     state["error"] = True
                     raise
-                watcher = _CancelWatcher(request.cancel, conn)
+                watcher = _CancelWatcher(request.cancel, resp)
                 try:
                     yield from self._read(resp, request, watch, state)
                 except ModelError:
@@ -274,7 +254,6 @@ class HttpBackend:
                 finally:
                     watcher.stop()
                     resp.close()
-                    conn.close()
 
         def finish(text: str, reason: FinishReason) -> GenerationResult:
             usage = state["usage"] or {}
@@ -294,18 +273,21 @@ class HttpBackend:
 
         return Generation(pieces(), finish)
 
-    def _read(self, resp: http.client.HTTPResponse, request: GenerationRequest, watch: Stopwatch,
+    def _read(self, resp: httpx2.Response, request: GenerationRequest, watch: Stopwatch,
               state: dict[str, Any]) -> Iterator[str]:
-        if "text/event-stream" not in (resp.getheader("Content-Type") or ""):
+        if "text/event-stream" not in resp.headers.get("Content-Type", ""):
             yield from self._read_whole(resp, state, watch)
             return
         got = 0
         try:
-            for data in _sse_data(resp):
-                if data.strip() == "[DONE]":
+            for event in httpx2.EventSource(resp, max_event_size=MAX_EVENT):
+                if event.event == "error":  # llama-server reports some failures this way
+                    raise ModelError(f"the model server failed: {error_message(event.data) or event.data[:200]}",
+                                     "check the model server's log")
+                if event.data.strip() == "[DONE]":
                     state["finish"] = state["finish"] or "stop"
                     return
-                piece = self._chunk(data, state)
+                piece = self._chunk(event.data, state)
                 if piece:
                     got += len(piece)
                     state["n"] += 1
@@ -313,10 +295,13 @@ class HttpBackend:
                     yield piece
                 if request.cancelled:
                     return
-        except (OSError, http.client.HTTPException) as exc:
+        except httpx2.SSEError:
+            raise ModelError(f"the model server for '{self.name}' sent an event larger than {MAX_EVENT >> 20} MB",
+                             "this is not a chat-completions stream") from None
+        except httpx2.TransportError as exc:
             if request.cancelled:
                 return
-            if isinstance(exc, TimeoutError):
+            if isinstance(exc, httpx2.ReadTimeout):
                 raise ModelError(f"model server for '{self.name}' went silent for {self.options.read_timeout_s:g} s "
                                  f"after {got} characters", "raise remote.read_timeout_s or check the server") from None
             raise ModelError(f"the connection to the model server for '{self.name}' broke mid-reply after {got} characters: "
@@ -339,7 +324,7 @@ class HttpBackend:
             raise ModelError(f"model server for '{self.name}' sent an unexpected chunk: {data[:80]!r}",
                              "check that base_url points at an OpenAI-compatible /v1 API")
         if obj.get("error"):
-            raise ModelError(f"model server for '{self.name}' failed: {_error_message(obj) or obj['error']}",
+            raise ModelError(f"model server for '{self.name}' failed: {error_message(obj) or obj['error']}",
                              "check the model server's log")
         if isinstance(obj.get("usage"), dict):
             state["usage"] = obj["usage"]
@@ -353,9 +338,9 @@ class HttpBackend:
         content = delta.get("content") if isinstance(delta, dict) else None
         return content if isinstance(content, str) else ""
 
-    def _read_whole(self, resp: http.client.HTTPResponse, state: dict[str, Any], watch: Stopwatch) -> Iterator[str]:
+    def _read_whole(self, resp: httpx2.Response, state: dict[str, Any], watch: Stopwatch) -> Iterator[str]:
         """A server that ignored ``stream: true`` and answered with one JSON object."""
-        body = resp.read(MAX_BODY).decode("utf-8", errors="replace")
+        body = _read_at_most(resp, MAX_BODY).decode("utf-8", errors="replace")
         text = self._chunk(body, state)
         if not state["finish"]:
             raise ModelError(f"model server for '{self.name}' sent an answer that is not a chat completion: {body[:80]!r}",
@@ -419,16 +404,16 @@ class HttpBackend:
             path, body = ((self._root + "/extras/tokenize/count", {"input": text}) if kind == "extras"
                           else (self._root + "/tokenize", {"content": text}))
             try:
-                conn, resp = self._attempt(path, body, self.options.connect_timeout_s)
+                resp = self._attempt(path, body, self.options.connect_timeout_s)
             except (_Retry, ModelError):
                 self._probe_after = time.monotonic() + PROBE_AGAIN_S  # down: estimate meanwhile
                 return None
             try:
-                data = json.loads(resp.read(MAX_BODY)) if resp.status == 200 else None
-            except ValueError:
+                data = json.loads(_read_at_most(resp, MAX_BODY)) if resp.status_code == 200 else None
+            except (ValueError, httpx2.TransportError):
                 data = None
             finally:
-                conn.close()
+                resp.close()
             if isinstance(data, dict) and isinstance(data.get("count", data.get("tokens")), (int, list)):
                 self._tokenizer = kind
                 return data["count"] if "count" in data else len(data["tokens"])
@@ -439,13 +424,25 @@ class HttpBackend:
         return None
 
     def close(self) -> None:
-        """Nothing is held between requests; present for the Backend protocol."""
+        """Close the connection pool (nothing else is held between requests)."""
+        self._client.close()
+
+
+def _read_at_most(resp: httpx2.Response, limit: int) -> bytes:
+    """The start of a streamed response's body, at most ``limit`` bytes."""
+    data = bytearray()
+    for part in resp.iter_bytes():
+        data += part
+        if len(data) >= limit:
+            break
+    return bytes(data[:limit])
 
 
 def _reason(exc: BaseException) -> str:
-    text = str(exc) or type(exc).__name__
-    if isinstance(exc, ConnectionRefusedError):
+    """A readable cause of a transport error (httpx keeps the OS error as the cause)."""
+    cause = exc.__cause__ or exc
+    if isinstance(cause, ConnectionRefusedError) or "refused" in str(exc).lower():
         return "connection refused (is the server running?)"
-    if isinstance(exc, TimeoutError):
+    if isinstance(exc, httpx2.TimeoutException) or isinstance(cause, TimeoutError):
         return "timed out"
-    return text
+    return str(exc) or type(exc).__name__

@@ -6,7 +6,12 @@ import argparse
 import os
 import signal
 import sys
-from typing import Any
+from types import FrameType
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from assistant.pipeline_api import ChatPipeline
+    from assistant.server.runner import AssistantServer
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -44,11 +49,10 @@ def resolve_key(args: argparse.Namespace, default_env: str) -> tuple[str | None,
 def cmd_serve(args: argparse.Namespace) -> int:
     from assistant.cli.common import settings_from
     from assistant.errors import ConfigError
-    from assistant.server.app import check_bind, make_server
-    from assistant.server.settings import server_settings
+    from assistant.server.runner import check_bind, make_server
 
     settings = settings_from(args)
-    opts = server_settings(settings)
+    opts = settings.server
     host = opts.host if args.host is None else args.host
     port = opts.port if args.port is None else args.port
     if not 0 <= port <= 65535:
@@ -61,7 +65,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     try:
         server = make_server(pipeline, host, port, api_key=key, options=opts, key_env=env, verbose=not args.quiet)
     except BaseException:
-        _close(pipeline)
+        pipeline.close()
         raise
     pipeline.start()
     auth = f"API key from ${env}" if key else "no API key (loopback only)"
@@ -70,25 +74,21 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return run_until_stopped(server, pipeline)
 
 
-def run_until_stopped(server: Any, pipeline: Any) -> int:
+def run_until_stopped(server: AssistantServer, pipeline: ChatPipeline) -> int:
     """Serve until Ctrl-C or SIGTERM; running turns are cancelled and stored, then it closes."""
 
-    def stop(_signum: int, _frame: Any) -> None:
+    def stop(_signum: int, _frame: FrameType | None) -> None:
         raise KeyboardInterrupt
 
     previous = signal.signal(signal.SIGTERM, stop)
     try:
-        server.serve_forever(poll_interval=0.2)
+        server.start()
+        server.wait()
     except KeyboardInterrupt:
         print("assistant serve: stopping", file=sys.stderr, flush=True)
     finally:
         signal.signal(signal.SIGTERM, previous)
-        server.service.cancel_all()
+        server.stop()
         server.service.wait_idle(10.0)
-        server.server_close()
-        _close(pipeline)
+        pipeline.close()
     return 0
-
-
-def _close(pipeline: Any) -> None:
-    pipeline.close()

@@ -1,5 +1,5 @@
 """``assistant serve``: the assistant behind an OpenAI-compatible HTTP API.
 
-Kept import-light: the HTTP backend imports :mod:`assistant.server.settings` and
-:mod:`assistant.server.sse` from here.
+Kept import-light: :mod:`assistant.config` imports :mod:`assistant.server.settings` from here,
+so nothing web-related loads until ``serve`` runs.
 """

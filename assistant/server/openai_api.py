@@ -1,8 +1,10 @@
-"""The OpenAI chat-completions wire format: parse a request into a turn, build the replies.
+"""The OpenAI chat-completions wire format as pydantic models: requests in, replies out.
 
-Pure functions, no I/O. Model names: ``assistant`` routes the message, ``assistant/SKILL``
-pins a skill. Earlier messages of the request are the conversation so far; the server maps
-them to a stored conversation (see :mod:`assistant.server.app`).
+No I/O here. Model names: ``assistant`` routes the message, ``assistant/SKILL`` pins a skill.
+The earlier messages of a request are the conversation so far; the server maps them to a
+stored conversation (see :mod:`assistant.server.service`). Unknown request fields are
+ignored (clients send many); known ones are checked strictly, and features the assistant
+does not offer (tools, n > 1, response formats) are refused rather than silently dropped.
 """
 
 from __future__ import annotations
@@ -10,7 +12,9 @@ from __future__ import annotations
 import time
 import uuid
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Annotated, Any, Iterable, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from assistant.backends.base import ChatMessage
 from assistant.errors import AssistantError
@@ -31,6 +35,105 @@ class ApiError(AssistantError):
         self.status, self.type, self.code, self.param = status, type, code, param
 
 
+# Requests ----------------------------------------------------------------------------------
+
+def _join_text_parts(value: Any) -> Any:
+    """Content given as parts is accepted when every part is text."""
+    if not isinstance(value, list):
+        return value
+    if not all(isinstance(p, dict) and p.get("type") == "text" and isinstance(p.get("text"), str) for p in value):
+        raise ValueError("only text content parts are supported; send the message as a string")
+    return "".join(p["text"] for p in value)
+
+
+def _listed(value: Any) -> Any:
+    return [value] if isinstance(value, str) else value
+
+
+NonEmpty = Annotated[str, Field(min_length=1, pattern=r"\S")]
+StrictInt = Annotated[int, Field(strict=True)]
+StrictFloat = Annotated[float, Field(strict=True)]
+
+
+class Message(BaseModel):
+    """One message of the conversation a client sends."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    role: Literal["system", "developer", "user", "assistant"]
+    content: Annotated[str, Field(strict=True), BeforeValidator(_join_text_parts)]
+
+
+class StreamOptions(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    include_usage: bool = False
+
+
+class TextFormat(BaseModel):
+    type: Literal["text"]
+
+
+class ChatCompletionRequest(BaseModel):
+    """A ``POST /v1/chat/completions`` body."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    model: str
+    messages: list[Message] = Field(min_length=1)
+    stream: bool = Field(default=False, strict=True)
+    stream_options: StreamOptions | None = None
+    max_tokens: Annotated[StrictInt, Field(ge=1, le=32768)] | None = None
+    max_completion_tokens: Annotated[StrictInt, Field(ge=1, le=32768)] | None = None
+    temperature: Annotated[StrictFloat, Field(ge=0, le=5)] | None = None
+    top_p: Annotated[StrictFloat, Field(gt=0, le=1)] | None = None
+    seed: Annotated[StrictInt, Field(ge=-(2**63), le=2**64 - 1)] | None = None
+    stop: Annotated[list[NonEmpty], Field(max_length=16), BeforeValidator(_listed)] | None = None
+    n: Literal[1] = 1
+    response_format: TextFormat | None = None
+    conversation_id: NonEmpty | None = None  # the assistant's own field (also a header)
+    tools: Any = None
+    functions: Any = None
+    tool_choice: Any = None
+    function_call: Any = None
+    audio: Any = None
+    modalities: Any = None
+
+    @field_validator(*_UNSUPPORTED)
+    @classmethod
+    def _refuse(cls, value: Any) -> Any:
+        if value:
+            raise ValueError("not supported by assistant serve; skills choose their own tools")
+        return value
+
+    @model_validator(mode="after")
+    def _ends_with_a_question(self) -> ChatCompletionRequest:
+        spoken = [m for m in self.messages if m.role not in _IGNORED_ROLES]
+        if not spoken or spoken[-1].role != "user" or not spoken[-1].content.strip():
+            raise ValueError("the last message must be a non-empty user message")
+        return self
+
+    @property
+    def text(self) -> str:
+        """The new user message."""
+        return self.conversation()[-1].content
+
+    @property
+    def history(self) -> list[ChatMessage]:
+        """The conversation before the new message."""
+        return self.conversation()[:-1]
+
+    def conversation(self) -> list[ChatMessage]:
+        return [ChatMessage(m.role, m.content) for m in self.messages if m.role not in _IGNORED_ROLES]
+
+    def generation(self) -> dict[str, Any]:
+        """Sampling overrides for the pipeline (only those the client set)."""
+        limit = self.max_completion_tokens if self.max_completion_tokens is not None else self.max_tokens
+        values = {"max_tokens": limit, "temperature": self.temperature, "top_p": self.top_p, "seed": self.seed,
+                  "stop": self.stop}
+        return {k: v for k, v in values.items() if v is not None}
+
+
 @dataclass(frozen=True)
 class TurnRequest:
     """One chat-completions request, as a turn for the pipeline."""
@@ -45,174 +148,210 @@ class TurnRequest:
     conversation_id: str | None = None
 
 
-def model_ids(skills: Iterable[SkillInfo]) -> list[str]:
-    """``assistant`` and ``assistant/SKILL`` for every skill that loaded."""
-    return [ROUTED] + [f"{ROUTED}/{s.name}" for s in skills if s.status == "ok"]
-
-
-def models_body(skills: Iterable[SkillInfo], created: int) -> dict[str, Any]:
-    return {"object": "list", "data": [model_object(m, created) for m in model_ids(skills)]}
-
-
-def model_object(model_id: str, created: int) -> dict[str, Any]:
-    return {"id": model_id, "object": "model", "created": created, "owned_by": "assistant"}
-
-
-def resolve_model(model: Any, skills: Iterable[SkillInfo]) -> str | None:
-    """The pinned skill of ``model`` (None means route it), or ApiError 404."""
-    known = model_ids(skills)
-    if not isinstance(model, str) or model not in known:
-        raise ApiError(404, f"the model '{model}' does not exist; use one of: {', '.join(known)}",
-                       "'assistant' routes each message, 'assistant/SKILL' pins a skill",
-                       type="invalid_request_error", code="model_not_found", param="model")
-    return None if model == ROUTED else model.split("/", 1)[1]
-
-
-def _content(message: dict[str, Any], index: int) -> str:
-    content = message.get("content")
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        parts = []
-        for part in content:
-            if not isinstance(part, dict) or part.get("type") != "text" or not isinstance(part.get("text"), str):
-                raise ApiError(400, f"messages[{index}]: only text content parts are supported",
-                               "send the message as a string", param=f"messages[{index}].content")
-            parts.append(part["text"])
-        return "".join(parts)
-    raise ApiError(400, f"messages[{index}].content must be a string", param=f"messages[{index}].content")
-
-
-def _messages(raw: Any) -> tuple[list[ChatMessage], str]:
-    if not isinstance(raw, list) or not raw:
-        raise ApiError(400, "'messages' must be a non-empty list", param="messages")
-    out: list[ChatMessage] = []
-    for i, m in enumerate(raw):
-        if not isinstance(m, dict):
-            raise ApiError(400, f"messages[{i}] must be an object", param=f"messages[{i}]")
-        role = m.get("role")
-        if role in _IGNORED_ROLES:
-            _content(m, i)
-            continue
-        if role not in ("user", "assistant"):
-            raise ApiError(400, f"messages[{i}]: role '{role}' is not supported",
-                           "send system, user and assistant messages only (tools are not supported)",
-                           param=f"messages[{i}].role")
-        out.append(ChatMessage(role, _content(m, i)))
-    if not out or out[-1].role != "user" or not out[-1].content.strip():
-        raise ApiError(400, "the last message must be a non-empty user message", param="messages")
-    return out[:-1], out[-1].content
-
-
-def _number(body: dict[str, Any], key: str, kind: type, lo: float, hi: float) -> Any:
-    value = body[key]
-    if isinstance(value, bool) or not isinstance(value, (int, float) if kind is float else int) or not lo <= value <= hi:
-        raise ApiError(400, f"'{key}' must be a {'number' if kind is float else 'integer'} between {lo:g} and {hi:g}",
-                       param=key)
-    return kind(value)
-
-
-def _generation(body: dict[str, Any]) -> dict[str, Any]:
-    gen: dict[str, Any] = {}
-    for key in ("max_completion_tokens", "max_tokens"):
-        if body.get(key) is not None:
-            gen["max_tokens"] = _number(body, key, int, 1, 32768)
-    if body.get("temperature") is not None:
-        gen["temperature"] = _number(body, "temperature", float, 0, 5)
-    if body.get("top_p") is not None:
-        gen["top_p"] = _number(body, "top_p", float, 1e-9, 1)
-    if body.get("seed") is not None:
-        gen["seed"] = _number(body, "seed", int, -(2**63), 2**64 - 1)
-    stop = body.get("stop")
-    if stop is not None:
-        stops = [stop] if isinstance(stop, str) else stop
-        if not isinstance(stops, list) or len(stops) > 16 or not all(isinstance(s, str) and s for s in stops):
-            raise ApiError(400, "'stop' must be a string or a list of up to 16 non-empty strings", param="stop")
-        gen["stop"] = stops
-    return gen
-
-
-def parse_chat_request(body: Any, skills: Iterable[SkillInfo], header_conversation: str | None = None) -> TurnRequest:
+def parse_chat_request(raw: bytes, skills: Iterable[SkillInfo], header_conversation: str | None = None) -> TurnRequest:
     """Validate a chat-completions request body.
 
     Raises:
         ApiError: 400 for a malformed or unsupported request, 404 for an unknown model.
     """
-    if not isinstance(body, dict):
-        raise ApiError(400, "the request body must be a JSON object")
-    skill = resolve_model(body.get("model"), skills)
-    for key in _UNSUPPORTED:
-        if body.get(key):
-            raise ApiError(400, f"'{key}' is not supported by assistant serve", "skills choose their own tools",
-                           param=key)
-    if body.get("n") not in (None, 1):
-        raise ApiError(400, "only n=1 is supported", param="n")
-    fmt = body.get("response_format")
-    if fmt not in (None, {"type": "text"}):
-        raise ApiError(400, "response_format is not supported", "skills declare their own output schema",
-                       param="response_format")
-    stream = body.get("stream", False)
-    if not isinstance(stream, bool):
-        raise ApiError(400, "'stream' must be true or false", param="stream")
-    options = body.get("stream_options") or {}
-    conversation = body.get("conversation_id", header_conversation)
-    if conversation is not None and (not isinstance(conversation, str) or not conversation.strip()):
-        raise ApiError(400, "'conversation_id' must be a non-empty string", param="conversation_id")
-    history, text = _messages(body.get("messages"))
+    try:
+        body = ChatCompletionRequest.model_validate_json(raw)
+    except ValidationError as exc:
+        raise invalid_request(exc.errors(include_url=False)) from None
+    conversation = body.conversation_id or header_conversation
+    if conversation is not None and not conversation.strip():
+        raise ApiError(400, "the conversation id must be a non-empty string", param="conversation_id")
     return TurnRequest(
-        model=body["model"], skill=skill, text=text, history=history, generation=_generation(body), stream=stream,
-        include_usage=bool(isinstance(options, dict) and options.get("include_usage")), conversation_id=conversation,
+        model=body.model, skill=resolve_model(body.model, skills), text=body.text, history=body.history,
+        generation=body.generation(), stream=body.stream,
+        include_usage=bool(body.stream_options and body.stream_options.include_usage), conversation_id=conversation,
     )
+
+
+def _param(loc: tuple[Any, ...]) -> str:
+    """``("messages", 0, "role")`` as ``messages[0].role``."""
+    out = str(loc[0])
+    for part in loc[1:]:
+        out += f"[{part}]" if isinstance(part, int) else f".{part}"
+    return out
+
+
+def invalid_request(errors: list[Any]) -> ApiError:
+    """The first validation error as a 400 that names the offending field."""
+    first = errors[0]
+    kind = first["type"]
+    loc = tuple(p for p in first.get("loc", ()) if p != "body")  # FastAPI puts the body first
+    if kind == "json_invalid":
+        return ApiError(400, "the request body is not valid JSON", "send a JSON object")
+    message = str(first["ctx"]["error"]) if kind == "value_error" else first["msg"]
+    if not loc:  # the whole body: a check across fields, or not an object at all
+        if kind == "value_error":
+            return ApiError(400, message, param="messages")
+        return ApiError(400, "the request body must be a JSON object", "send a JSON object")
+    param = _param(loc)
+    hint = "send system, user and assistant messages only (tools are not supported)" if loc[-1] == "role" else ""
+    return ApiError(400, f"{param}: {message}", hint, param=param)
+
+
+def model_ids(skills: Iterable[SkillInfo]) -> list[str]:
+    """``assistant`` and ``assistant/SKILL`` for every skill that loaded."""
+    return [ROUTED] + [f"{ROUTED}/{s.name}" for s in skills if s.status == "ok"]
+
+
+def resolve_model(model: str, skills: Iterable[SkillInfo]) -> str | None:
+    """The pinned skill of ``model`` (None means route it), or ApiError 404."""
+    known = model_ids(skills)
+    if model not in known:
+        raise ApiError(404, f"the model '{model}' does not exist; use one of: {', '.join(known)}",
+                       "'assistant' routes each message, 'assistant/SKILL' pins a skill",
+                       code="model_not_found", param="model")
+    return None if model == ROUTED else model.split("/", 1)[1]
+
+
+# Replies -----------------------------------------------------------------------------------
+
+def _none(value: Any) -> bool:
+    return value is None
+
+
+class ModelCard(BaseModel):
+    id: str
+    object: Literal["model"] = "model"
+    created: int
+    owned_by: str = "assistant"
+
+
+class ModelList(BaseModel):
+    object: Literal["list"] = "list"
+    data: list[ModelCard]
+
+
+def models_body(skills: Iterable[SkillInfo], created: int) -> ModelList:
+    return ModelList(data=[ModelCard(id=m, created=created) for m in model_ids(skills)])
+
+
+class Routing(BaseModel):
+    """What the assistant adds to a standard body: how the message was routed."""
+
+    skill: str
+    model: str | None
+    score: float | None
+    reason: str
+    forced: bool
+    status: str | None = Field(default=None, exclude_if=_none)
+
+
+class Usage(BaseModel):
+    prompt_tokens: int
+    completion_tokens: int
+    total_tokens: int
+
+
+class ReplyMessage(BaseModel):
+    role: Literal["assistant"] = "assistant"
+    content: str
+
+
+class Choice(BaseModel):
+    index: int = 0
+    message: ReplyMessage
+    finish_reason: Literal["stop", "length"]
+    logprobs: None = None
+
+
+class _Reply(BaseModel):
+    """What a whole reply and each chunk of a stream share; the last two fields are ours."""
+
+    id: str
+    object: str  # each kind names itself
+    created: int = Field(default_factory=lambda: int(time.time()))
+    model: str
+    conversation_id: str | None = Field(default=None, exclude_if=_none)
+    assistant: Routing | None = Field(default=None, exclude_if=_none)
+
+
+class ChatCompletion(_Reply):
+    """A non-streamed reply."""
+
+    object: Literal["chat.completion"] = "chat.completion"
+    choices: list[Choice]
+    usage: Usage
+
+
+class Delta(BaseModel):
+    role: Literal["assistant"] | None = Field(default=None, exclude_if=_none)
+    content: str | None = Field(default=None, exclude_if=_none)
+
+
+class ChunkChoice(BaseModel):
+    index: int = 0
+    delta: Delta
+    finish_reason: Literal["stop", "length"] | None = None
+    logprobs: None = None
+
+
+class ChatCompletionChunk(_Reply):
+    """One event of a streamed reply."""
+
+    object: Literal["chat.completion.chunk"] = "chat.completion.chunk"
+    choices: list[ChunkChoice]
+    usage: Usage | None = Field(default=None, exclude_if=_none)
+
+
+class ErrorDetail(BaseModel):
+    message: str
+    type: str
+    param: str | None
+    code: str | None
+    hint: str
+    partial: str | None = Field(default=None, exclude_if=_none)
+    conversation_id: str | None = Field(default=None, exclude_if=_none)
+
+
+class ErrorBody(BaseModel):
+    """An OpenAI-style error (our hint rides along)."""
+
+    error: ErrorDetail
 
 
 def completion_id() -> str:
     return f"chatcmpl-{uuid.uuid4().hex}"
 
 
-def finish_reason(event: ReplyFinished) -> str:
+def finish_reason(event: ReplyFinished) -> Literal["stop", "length"]:
     return "length" if event.stats.get("finish_reason") == "length" else "stop"
 
 
-def usage(event: ReplyFinished) -> dict[str, int]:
+def usage(event: ReplyFinished) -> Usage:
     prompt = int(event.stats.get("prompt_tokens") or 0)
     completion = int(event.stats.get("completion_tokens") or 0)
-    return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
+    return Usage(prompt_tokens=prompt, completion_tokens=completion, total_tokens=prompt + completion)
 
 
-def extras(route: RouteDecided | None, event: ReplyFinished | None, conversation_id: str | None) -> dict[str, Any]:
-    """What the assistant adds to a standard body: the conversation and how it was routed."""
-    out: dict[str, Any] = {"conversation_id": conversation_id}
-    if route is not None:
-        r = route.route
-        out["assistant"] = {"skill": r.skill, "model": route.model, "score": r.score, "reason": r.reason,
-                            "forced": r.forced}
-    if event is not None:
-        out.setdefault("assistant", {})["status"] = event.status
-    return out
+def routing(route: RouteDecided | None, event: ReplyFinished | None = None) -> Routing | None:
+    if route is None:
+        return None
+    r = route.route
+    return Routing(skill=r.skill, model=route.model, score=r.score, reason=r.reason, forced=r.forced,
+                   status=event.status if event else None)
 
 
-def completion_body(cid: str, route: RouteDecided | None, event: ReplyFinished) -> dict[str, Any]:
-    """A non-streamed ``chat.completion``."""
-    return {
-        "id": cid, "object": "chat.completion", "created": int(time.time()),
-        "model": f"{ROUTED}/{event.skill}",
-        "choices": [{"index": 0, "message": {"role": "assistant", "content": event.text},
-                     "finish_reason": finish_reason(event), "logprobs": None}],
-        "usage": usage(event),
-        **extras(route, event, event.conversation_id),
-    }
+def completion_body(cid: str, route: RouteDecided | None, event: ReplyFinished) -> ChatCompletion:
+    return ChatCompletion(
+        id=cid, model=f"{ROUTED}/{event.skill}", usage=usage(event), conversation_id=event.conversation_id,
+        choices=[Choice(message=ReplyMessage(content=event.text), finish_reason=finish_reason(event))],
+        assistant=routing(route, event),
+    )
 
 
-def chunk_body(cid: str, model: str, delta: dict[str, Any], finish_reason: str | None = None,
-               **more: Any) -> dict[str, Any]:
-    """One ``chat.completion.chunk`` of a stream."""
-    return {"id": cid, "object": "chat.completion.chunk", "created": int(time.time()), "model": model,
-            "choices": [{"index": 0, "delta": delta, "finish_reason": finish_reason, "logprobs": None}], **more}
+def chunk_body(cid: str, model: str, delta: Delta, finish: Literal["stop", "length"] | None = None,
+               **more: Any) -> ChatCompletionChunk:
+    return ChatCompletionChunk(id=cid, model=model, choices=[ChunkChoice(delta=delta, finish_reason=finish)], **more)
 
 
-def error_body(exc: AssistantError, **more: Any) -> dict[str, Any]:
-    """An OpenAI-style error object (our hint rides along)."""
+def error_body(exc: AssistantError, **more: Any) -> ErrorBody:
     api = exc if isinstance(exc, ApiError) else None
-    return {"error": {"message": exc.message, "type": api.type if api else "server_error",
-                      "param": api.param if api else None, "code": api.code if api else "reply_failed",
-                      "hint": exc.hint, **more}}
+    return ErrorBody(error=ErrorDetail(
+        message=exc.message, type=api.type if api else "server_error", param=api.param if api else None,
+        code=api.code if api else "reply_failed", hint=exc.hint, **more,
+    ))

@@ -1,22 +1,30 @@
 """Fixtures for the server tests: a real llama-cpp-python server on the tiny GGUF, and
-``assistant serve`` on a fake pipeline, both on 127.0.0.1 with free ports."""
+``assistant serve`` on the real pipeline with fake models, both on 127.0.0.1 with free ports."""
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import TYPE_CHECKING, Callable, Iterator
 
 import pytest
+
+from assistant.backends.base import Backend, Generation
+from assistant.backends.fake import FakeBackend
+
+if TYPE_CHECKING:
+    from assistant.config import Settings
+    from assistant.pipeline import Pipeline
+    from assistant.server.runner import AssistantServer
 
 STARTUP_S = 60.0
 
@@ -91,56 +99,119 @@ def http_settings(isolated_home):
     return make
 
 
+class FakeModels:
+    """A ModelManager factory that makes FakeBackends and keeps them by model name.
+
+    Args:
+        make: builds the backend for a model name; default an echoing FakeBackend.
+    """
+
+    def __init__(self, make: Callable[[str], Backend] | None = None, delay_s: float = 0.001) -> None:
+        self.backends: dict[str, Backend] = {}
+        self._make = make or (lambda name: FakeBackend(name, delay_s=delay_s))
+
+    def __call__(self, name: str, adapter: Path | None) -> Backend:
+        self.backends[name] = self._make(name)
+        return self.backends[name]
+
+
+def passing_through(generation: Generation, pieces: Callable[[Iterator[str]], Iterator[str]]) -> Generation:
+    """``generation``'s text through ``pieces``; its measurements stay those of ``generation``."""
+    return Generation(pieces(iter(generation)), lambda _text, _reason: generation.result)
+
+
+@pytest.fixture(scope="session")
+def router_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The fake embedder's route index, built once; each pipeline starts from a copy (routing at once)."""
+    from assistant.config import load_settings
+    from assistant.pipeline import build_pipeline
+
+    home = tmp_path_factory.mktemp("router-home")
+    (home / "config.toml").write_text("")
+    with pytest.MonkeyPatch.context() as env:
+        for key in [k for k in os.environ if k.startswith("ASSISTANT_")]:
+            env.delenv(key)
+        env.setenv("ASSISTANT_HOME", str(home))
+        env.setenv("ASSISTANT_CONFIG", str(home / "config.toml"))
+        pipeline = build_pipeline(load_settings(), fake=True)
+        pipeline.explain(None, "hello")
+        pipeline.close()
+    return home / "cache" / "router"
+
+
+@pytest.fixture
+def make_pipeline(isolated_home: Path, router_cache: Path) -> Iterator[Callable[..., Pipeline]]:
+    """Builds the real Pipeline (store, router, skills) with the fake embedder and models from
+    ``factory`` (default :class:`FakeModels`); closed after the test."""
+    from assistant.backends.manager import ModelManager
+    from assistant.config import load_settings
+    from assistant.memory.store import Store
+    from assistant.pipeline import Pipeline
+    from assistant.router.embedders import FakeEmbedder
+    from assistant.router.service import RouterService
+    from assistant.skills.registry import load_skills
+
+    made: list[Pipeline] = []
+
+    def make(factory: Callable[[str, Path | None], Backend] | None = None, settings: Settings | None = None) -> Pipeline:
+        settings = settings or load_settings()
+        shutil.copytree(router_cache, settings.cache_dir / "router", dirs_exist_ok=True)
+        registry = load_skills(settings)
+        router = RouterService(settings, routes=registry.routes, embedder_factory=FakeEmbedder)
+        made.append(Pipeline(settings, models=ModelManager(settings, factory=factory or FakeModels()),
+                             store=Store.open(settings.db_path), router=router, skills=registry))
+        return made[-1]
+
+    yield make
+    for pipeline in made:
+        pipeline.close()
+
+
 @dataclass
 class Served:
-    server: object
-    pipeline: object
+    server: AssistantServer
+    pipeline: Pipeline
     url: str
-    thread: threading.Thread
 
 
-def serve(pipeline, *, api_key: str | None = None, **options) -> Served:
+def serve(pipeline: Pipeline, *, api_key: str | None = None, **options: object) -> Served:
     """Run ``assistant serve``'s HTTP server on a free loopback port in a thread."""
-    from assistant.server.app import make_server
+    from assistant.server.runner import make_server
     from assistant.server.settings import ServerSettings
 
     server = make_server(pipeline, "127.0.0.1", 0, api_key=api_key, options=ServerSettings(**options), verbose=False)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    return Served(server, pipeline, server.url, thread)
-
-
-def stop(served: Served) -> None:
-    served.server.service.cancel_all()
-    served.server.shutdown()
-    served.server.server_close()
-    served.thread.join(timeout=10)
+    server.start()
+    return Served(server, pipeline, server.url)
 
 
 @pytest.fixture
-def fake_pipeline():
-    from assistant.server.fake import FakeChatPipeline
-
-    return FakeChatPipeline(delay_s=0.001)
-
-
-@pytest.fixture
-def serve_pipeline() -> Iterator:
+def serve_pipeline() -> Iterator[Callable[..., Served]]:
     """Starts ``assistant serve`` on a pipeline (stopped after the test)."""
     started: list[Served] = []
 
-    def start(pipeline, **kwargs) -> Served:
+    def start(pipeline: Pipeline, **kwargs: object) -> Served:
         started.append(serve(pipeline, **kwargs))
         return started[-1]
 
     yield start
     for running in started:
-        stop(running)
+        running.server.stop()
 
 
 @pytest.fixture
-def served(fake_pipeline, serve_pipeline) -> Served:
-    return serve_pipeline(fake_pipeline)
+def models() -> FakeModels:
+    return FakeModels()
+
+
+@pytest.fixture
+def pipeline(make_pipeline, models: FakeModels) -> Pipeline:
+    """The real pipeline on echoing fake models (``models.backends`` holds them)."""
+    return make_pipeline(models)
+
+
+@pytest.fixture
+def served(pipeline: Pipeline, serve_pipeline) -> Served:
+    return serve_pipeline(pipeline)
 
 
 @pytest.fixture

@@ -15,10 +15,9 @@ import pytest
 
 from assistant.backends.base import ChatMessage, GenerationRequest
 from assistant.backends.http import HttpBackend
+from assistant.backends.http_settings import RemoteSettings
 from assistant.backends.manager import ModelManager
 from assistant.errors import ContextOverflowError, ModelError
-from assistant.server.fake import FakeChatPipeline
-from assistant.server.settings import RemoteSettings
 
 FAST = RemoteSettings(connect_timeout_s=2, read_timeout_s=5, retries=2, backoff_s=0.01)
 # At temperature 0 the tiny model answers this with a byte soup that llama-cpp-python's server
@@ -34,10 +33,11 @@ def request(text: str = "hi", **kw) -> GenerationRequest:
     return GenerationRequest([ChatMessage("user", text)], **({"max_tokens": 16, "temperature": 0.0} | kw))
 
 
-def direct(base_url: str, text: str, max_tokens: int) -> str:
+def direct(base_url: str, text: str | list[dict], max_tokens: int, **sampling) -> str:
     """The llama server's own non-streamed answer, for comparison."""
-    body = {"model": "tiny", "messages": [{"role": "user", "content": text}], "max_tokens": max_tokens,
-            "temperature": 0.0, "top_p": 0.95, "top_k": 40, "repeat_penalty": 1.1}
+    messages = [{"role": "user", "content": text}] if isinstance(text, str) else text
+    body = {"model": "tiny", "messages": messages, "max_tokens": max_tokens,
+            "temperature": 0.0, "top_p": 0.95, "top_k": 40, "repeat_penalty": 1.1} | sampling
     req = urllib.request.Request(base_url + "/chat/completions", json.dumps(body).encode(),
                                  {"Content-Type": "application/json"})
     with urllib.request.urlopen(req, timeout=30) as r:
@@ -88,23 +88,45 @@ def test_json_schema_falls_back_to_the_servers_form(llama_server, http_settings)
     assert text.startswith("{") and '"n"' in text  # grammar-constrained by the server
 
 
-def test_a_conversation_routed_through_the_http_backend(llama_server, http_settings):
-    model = backend(http_settings(llama_server.base_url))
-    pipeline = FakeChatPipeline(skills={"chat": "remote"}, backends={"remote": model})
-    first = list(pipeline.run_turn(None, "hello", generation={"max_tokens": 8, "temperature": 0.0}))
+class Recording(HttpBackend):
+    """Keeps the requests the pipeline sends, to ask the llama server the same directly."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.requests: list[GenerationRequest] = []
+
+    def stream(self, request: GenerationRequest):
+        self.requests.append(request)
+        return super().stream(request)
+
+
+def remote_pipeline(make_pipeline, settings, **options):
+    """The real pipeline whose chat skill runs on the catalog's http model ``remote``; its
+    backend is in ``pipeline.remote``."""
+    settings.default_model = "remote"
+    model = Recording("remote", settings.model("remote"), settings, options=FAST.model_copy(update=options))
+    pipeline = make_pipeline(lambda _name, _adapter: model, settings=settings)
+    pipeline.remote = model
+    return pipeline
+
+
+def test_a_conversation_routed_through_the_http_backend(llama_server, http_settings, make_pipeline):
+    pipeline = remote_pipeline(make_pipeline, http_settings(llama_server.base_url))
+    gen = {"max_tokens": 8, "temperature": 0.0}
+    first = list(pipeline.run_turn(None, "hello", skill="chat", generation=gen))
     cid = first[-1].conversation_id
-    second = list(pipeline.run_turn(cid, "and again", generation={"max_tokens": 8, "temperature": 0.0}))
+    second = list(pipeline.run_turn(cid, "and again", skill="chat", generation=gen))
     assert type(first[-1]).__name__ == type(second[-1]).__name__ == "ReplyFinished"
-    stored = pipeline.messages(cid)
+    assert first[0].model == "remote"
+    stored = pipeline.store.messages(cid)
     assert [m.role for m in stored] == ["user", "assistant", "user", "assistant"]
     assert stored[1].content == first[-1].text and stored[3].content == second[-1].text
     assert all(m.status == "complete" for m in stored)
 
 
-def test_server_killed_mid_stream_keeps_the_partial_reply(own_llama_server, http_settings):
-    model = backend(http_settings(own_llama_server.base_url), read_timeout_s=10)
-    pipeline = FakeChatPipeline(skills={"chat": "remote"}, backends={"remote": model})
-    events = pipeline.run_turn(None, LONG_PROMPT, generation={"max_tokens": 1500, "temperature": 0.0})
+def test_server_killed_mid_stream_keeps_the_partial_reply(own_llama_server, http_settings, make_pipeline):
+    pipeline = remote_pipeline(make_pipeline, http_settings(own_llama_server.base_url), read_timeout_s=10)
+    events = pipeline.run_turn(None, LONG_PROMPT, skill="chat", generation={"max_tokens": 1500, "temperature": 0.0})
     got = []
     for event in events:
         if type(event).__name__ == "TextDelta":
@@ -117,7 +139,7 @@ def test_server_killed_mid_stream_keeps_the_partial_reply(own_llama_server, http
     assert type(final).__name__ == "ReplyFailed", "the reply should fail, not finish"
     assert "model server" in final.error and "mid-reply" in final.error and final.hint
     assert final.partial == "".join(got) and got, final.error
-    stored = pipeline.messages(final.conversation_id)[-1]
+    stored = pipeline.store.messages(final.conversation_id)[-1]
     assert stored.status == "error" and stored.content == final.partial
 
 
@@ -338,14 +360,20 @@ def test_read_timeout_is_a_clear_error(peer, http_settings):
     release.set()
 
 
-def test_openai_client_through_assistant_serve_to_a_llama_server(llama_server, http_settings, serve_pipeline):
+def test_openai_client_through_assistant_serve_to_a_llama_server(llama_server, http_settings, make_pipeline,
+                                                                 serve_pipeline):
     from openai import OpenAI
 
-    model = backend(http_settings(llama_server.base_url))
-    served = serve_pipeline(FakeChatPipeline(skills={"chat": "remote"}, backends={"remote": model}))
+    pipeline = remote_pipeline(make_pipeline, http_settings(llama_server.base_url))
+    served = serve_pipeline(pipeline)
     client = OpenAI(base_url=served.url, api_key="x", max_retries=0, timeout=60)
     messages = [{"role": "user", "content": "hello there"}]
-    streamed = "".join(c.choices[0].delta.content or "" for c in
-                       client.chat.completions.create(model="assistant", messages=messages, stream=True,
-                                                      max_tokens=12, temperature=0.0) if c.choices)
-    assert streamed == direct(llama_server.base_url, "hello there", 12) and streamed
+    chunks = list(client.chat.completions.create(model="assistant", messages=messages, stream=True,
+                                                 max_tokens=12, temperature=0.0))
+    streamed = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert chunks[0].model_extra["assistant"]["model"] == "remote"
+    sent = pipeline.remote.requests[-1]  # the chat skill's prompt: its system message, then the user's
+    assert sent.messages[-1].content == "hello there" and (sent.max_tokens, sent.temperature) == (12, 0.0)
+    same = direct(llama_server.base_url, [m.as_dict() for m in sent.messages], 12, top_p=sent.top_p, top_k=sent.top_k,
+                  repeat_penalty=sent.repeat_penalty)
+    assert streamed == same and streamed

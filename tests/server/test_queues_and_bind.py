@@ -9,14 +9,15 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from tests.server.conftest import FakeModels, passing_through
 from openai import OpenAI
 
 from assistant.backends.fake import FakeBackend
 from assistant.cli import main
 from assistant.errors import ConfigError
-from assistant.server.app import check_bind, is_loopback, make_server
-from assistant.server.fake import FakeChatPipeline
+from assistant.memory.store import Store
 from assistant.server.queues import KeyedQueue
+from assistant.server.runner import check_bind, is_loopback, make_server
 
 
 def test_keyed_queue_is_first_come_first_served_and_exclusive():
@@ -52,53 +53,41 @@ def test_keyed_queue_is_first_come_first_served_and_exclusive():
 
 
 class UnlockedBackend(FakeBackend):
-    """A backend that does NOT serialize itself and records overlapping generations."""
+    """A backend that does NOT serialize its generations (each runs on a fresh FakeBackend) and
+    records how many overlap: only the server's per-model queue can keep them apart."""
 
+    guard = threading.Lock()
     active = 0
     most = 0
-    guard = threading.Lock()
 
     def stream(self, request):
-        generation = super().stream(request)
-        inner, backend = generation._pieces, self
-
-        def pieces():
-            with backend.guard:
-                backend.active += 1
-                backend.most = max(backend.most, backend.active)
+        def pieces(inner):
+            with self.guard:
+                type(self).active += 1
+                type(self).most = max(self.most, self.active)
             try:
                 yield from inner
             finally:
-                with backend.guard:
-                    backend.active -= 1
+                with self.guard:
+                    type(self).active -= 1
 
-        generation._pieces = pieces()
-        return generation
+        return passing_through(FakeBackend(self.name, delay_s=self.delay_s).stream(request), pieces)
 
 
-def test_server_queues_generations_per_model(serve_pipeline):
-    chat = UnlockedBackend("fake-chat", delay_s=0.003)
-    chat._lock = _NoLock()  # the backend no longer serializes itself: only the server's queue can
-    pipeline = FakeChatPipeline(backends={"fake-chat": chat})
+def test_server_queues_generations_per_model(make_pipeline, serve_pipeline):
+    pipeline = make_pipeline(FakeModels(lambda name: UnlockedBackend(name, delay_s=0.003)))
     served = serve_pipeline(pipeline)
     client = OpenAI(base_url=served.url, api_key="x", max_retries=0, timeout=60)
 
     def ask(i: int) -> str:
-        return client.chat.completions.create(model="assistant/chat", messages=[{"role": "user", "content": f"q {i}"}]
+        model = "assistant/chat" if i % 2 else "assistant/code"  # two skills, one model
+        return client.chat.completions.create(model=model, messages=[{"role": "user", "content": f"q {i}"}]
                                               ).choices[0].message.content
 
     with ThreadPoolExecutor(max_workers=6) as pool:
         answers = list(pool.map(ask, range(6)))
     assert answers == [f"You said: q {i}" for i in range(6)]
-    assert chat.most == 1
-
-
-class _NoLock:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
+    assert UnlockedBackend.most == 1
 
 
 @pytest.mark.parametrize("host, loopback", [("127.0.0.1", True), ("127.0.0.2", True), ("::1", True),
@@ -108,14 +97,14 @@ def test_loopback_detection(host, loopback):
     assert is_loopback(host) is loopback
 
 
-def test_non_loopback_bind_needs_an_api_key():
+def test_non_loopback_bind_needs_an_api_key(pipeline):
     with pytest.raises(ConfigError) as err:
         check_bind("0.0.0.0", None, "MY_KEY")
     assert "without an API key" in err.value.message and "$MY_KEY" in err.value.hint
     check_bind("0.0.0.0", "secret", "MY_KEY")  # allowed with a key
     check_bind("127.0.0.1", None, "MY_KEY")
     with pytest.raises(ConfigError):
-        make_server(FakeChatPipeline(), "192.168.1.20", 0)  # refused before binding
+        make_server(pipeline, "192.168.1.20", 0)  # refused before binding
 
 
 def test_serve_command_refuses_non_loopback_without_key(capsys, monkeypatch):
@@ -129,17 +118,27 @@ def test_serve_command_refuses_non_loopback_without_key(capsys, monkeypatch):
     assert main(["serve", "--port", "70000"]) == 2
 
 
-def test_serve_runs_until_sigterm_and_cancels_running_turns(capsys):
+def test_a_taken_port_is_a_clear_error(pipeline):
+    first = make_server(pipeline, "127.0.0.1", 0, verbose=False)
+    try:
+        with pytest.raises(ConfigError) as err:
+            make_server(pipeline, "127.0.0.1", first.address[1])
+        assert "cannot listen on 127.0.0.1" in err.value.message and "--port" in err.value.hint
+    finally:
+        first.stop()
+
+
+def test_serve_runs_until_sigterm_and_cancels_running_turns(capsys, make_pipeline):
     from assistant.cli.serve_cmd import run_until_stopped
 
-    pipeline = FakeChatPipeline(backends={"fake-chat": FakeBackend("fake-chat", script=lambda r: "w " * 2000,
-                                                                   delay_s=0.002)})
+    pipeline = make_pipeline(FakeModels(lambda name: FakeBackend(name, script=lambda r: "w " * 2000, delay_s=0.002)))
     server = make_server(pipeline, "127.0.0.1", 0, verbose=False)
     answers = []
 
     def client_then_stop():
         client = OpenAI(base_url=server.url, api_key="x", max_retries=0, timeout=30)
-        answers.append(client.chat.completions.create(model="assistant", messages=[{"role": "user", "content": "hi"}]))
+        answers.append(client.chat.completions.create(model="assistant/chat",
+                                                      messages=[{"role": "user", "content": "hi"}]))
         stream = client.chat.completions.create(model="assistant/chat", messages=[{"role": "user", "content": "long"}],
                                                 stream=True)
         next(iter(stream))  # a turn is running when the server is told to stop
@@ -150,6 +149,8 @@ def test_serve_runs_until_sigterm_and_cancels_running_turns(capsys):
     assert run_until_stopped(server, pipeline) == 0
     timer.join(10)
     assert answers[0].choices[0].message.content.startswith("w w ")
-    statuses = sorted(conv[-1].status for conv in pipeline.conversations.values())
+    store = Store.open(pipeline.settings.db_path)  # run_until_stopped closed the pipeline
+    statuses = sorted(store.messages(c.id)[-1].status for c in store.list_conversations())
+    store.close()
     assert statuses == ["cancelled", "complete"]
     assert "stopping" in capsys.readouterr().err
