@@ -16,11 +16,12 @@ from typing import Any, Literal, Mapping
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from assistant.backends.http_settings import RemoteSettings
 from assistant.errors import ConfigError
 from assistant.mcp.settings import McpSettings
 from assistant.memory.settings import MemorySettings
 from assistant.router.settings import RouterSettings
-from assistant.server.settings import RemoteSettings, ServerSettings
+from assistant.server.settings import ServerSettings
 from assistant.settings_base import Section
 from assistant.skills.settings import SkillsSettings
 from assistant.tui.settings import TuiSettings

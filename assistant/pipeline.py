@@ -568,7 +568,8 @@ def build_pipeline(settings: Settings, *, confirm: Confirm | None = None, fake: 
 
 
 def fake_pipeline(settings: Settings, *, script: "Script | list[str] | None" = None, delay_s: float = 0.01,
-                  warmup_s: float = 0.0, store: Store | None = None, confirm: Confirm | None = None) -> Pipeline:
+                  warmup_s: float = 0.0, store: Store | None = None, confirm: Confirm | None = None,
+                  factory: "Callable[[str, Path | None], Backend] | None" = None) -> Pipeline:
     """The real pipeline (router, skills, memory) on the in-package fakes at its bottom seams,
     for tests and the demo mode (``ASSISTANT_TUI_FAKE=1``).
 
@@ -579,6 +580,8 @@ def fake_pipeline(settings: Settings, *, script: "Script | list[str] | None" = N
         warmup_s: how long the fake embedder takes to "load" (the router is ready after it).
         store: where conversations live; a fresh in-memory store by default.
         confirm: asks the user before a side-effecting tool runs; default refuses.
+        factory: makes each model's backend (name, adapter) instead of the scripted
+            FakeBackend, for tests that need another fake (slow, failing, recording).
     """
     from assistant.backends.fake import FakeBackend
     from assistant.router.embedders import FakeEmbedder
@@ -596,7 +599,8 @@ def fake_pipeline(settings: Settings, *, script: "Script | list[str] | None" = N
         time.sleep(warmup_s)
         return FakeEmbedder()
 
-    models = ModelManager(settings, factory=lambda name, adapter: FakeBackend(name, script=script, delay_s=delay_s))
+    models = ModelManager(settings, factory=factory or (lambda name, adapter: FakeBackend(name, script=script,
+                                                                                         delay_s=delay_s)))
     return _wire(settings, models, store or Store.memory(), embedder, confirm)
 
 

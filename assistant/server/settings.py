@@ -4,12 +4,9 @@ from __future__ import annotations
 
 from pydantic import Field
 
-# RemoteSettings lives with the HTTP backend; it is named here too because assistant.config
-# imports both sections from this module.
-from assistant.backends.http_settings import RemoteSettings
 from assistant.settings_base import Section
 
-__all__ = ["DEFAULT_KEY_ENV", "RemoteSettings", "ServerSettings"]
+__all__ = ["DEFAULT_KEY_ENV", "ServerSettings"]
 
 DEFAULT_KEY_ENV = "ASSISTANT_SERVE_API_KEY"
 

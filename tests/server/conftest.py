@@ -143,23 +143,16 @@ def router_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def make_pipeline(isolated_home: Path, router_cache: Path) -> Iterator[Callable[..., Pipeline]]:
     """Builds the real Pipeline (store, router, skills) with the fake embedder and models from
     ``factory`` (default :class:`FakeModels`); closed after the test."""
-    from assistant.backends.manager import ModelManager
     from assistant.config import load_settings
     from assistant.memory.store import Store
-    from assistant.pipeline import Pipeline
-    from assistant.router.embedders import FakeEmbedder
-    from assistant.router.service import RouterService
-    from assistant.skills.registry import load_skills
+    from assistant.pipeline import fake_pipeline
 
     made: list[Pipeline] = []
 
     def make(factory: Callable[[str, Path | None], Backend] | None = None, settings: Settings | None = None) -> Pipeline:
         settings = settings or load_settings()
         shutil.copytree(router_cache, settings.cache_dir / "router", dirs_exist_ok=True)
-        registry = load_skills(settings)
-        router = RouterService(settings, routes=registry.routes, embedder_factory=FakeEmbedder)
-        made.append(Pipeline(settings, models=ModelManager(settings, factory=factory or FakeModels()),
-                             store=Store.open(settings.db_path), router=router, skills=registry))
+        made.append(fake_pipeline(settings, factory=factory or FakeModels(), store=Store.open(settings.db_path)))
         return made[-1]
 
     yield make
