@@ -2,7 +2,7 @@
 
 The graph is grimp's: every ``import`` in a module counts, including those inside functions and
 under ``TYPE_CHECKING``, and a package's ``__init__`` is a module of its own (so re-exports count).
-A cycle is a strongly connected set of modules; each one found is reported with one concrete
+A cycle is a strongly connected set of modules (networkx finds them); each one found is reported with one concrete
 import chain around it, so the failure says which imports to move.
 """
 
@@ -15,60 +15,21 @@ import sys
 from pathlib import Path
 
 import grimp
+import networkx
 
 PACKAGE = "assistant"
-# TODO(#18): tui cycle is being removed on another branch
-EXCUSED = ("assistant.tui",)
 REPO = Path(__file__).resolve().parent.parent
 # What loading the config must not pull in (it imports every feature's settings module, so
 # those packages' ``__init__`` files run too): ``assistant --help`` stays fast.
 HEAVY = ("numpy", "sqlite_utils", "torch", "llama_cpp", "textual", "sentence_transformers")
 
 
-def _excused(cycle: list[str]) -> bool:
-    return all(any(m == p or m.startswith(p + ".") for p in EXCUSED) for m in cycle)
-
-
 def import_cycles(graph: grimp.ImportGraph) -> list[list[str]]:
-    """The strongly connected sets of two or more modules in ``graph`` (Tarjan, iterative), sorted."""
-    index: dict[str, int] = {}
-    low: dict[str, int] = {}
-    stack: list[str] = []
-    on_stack: set[str] = set()
-    found: list[list[str]] = []
-    for root in sorted(graph.modules):
-        if root in index:
-            continue
-        work = [(root, iter(sorted(graph.find_modules_directly_imported_by(root))))]
-        index[root] = low[root] = len(index)
-        stack.append(root)
-        on_stack.add(root)
-        while work:
-            node, edges = work[-1]
-            step = next(edges, None)
-            if step is not None:
-                if step not in index:
-                    index[step] = low[step] = len(index)
-                    stack.append(step)
-                    on_stack.add(step)
-                    work.append((step, iter(sorted(graph.find_modules_directly_imported_by(step)))))
-                elif step in on_stack:
-                    low[node] = min(low[node], index[step])
-                continue
-            work.pop()
-            if work:
-                low[work[-1][0]] = min(low[work[-1][0]], low[node])
-            if low[node] == index[node]:
-                members = []
-                while True:
-                    member = stack.pop()
-                    on_stack.discard(member)
-                    members.append(member)
-                    if member == node:
-                        break
-                if len(members) > 1:
-                    found.append(sorted(members))
-    return sorted(found)
+    """The strongly connected sets of two or more modules in ``graph``, sorted."""
+    digraph = networkx.DiGraph()
+    for module in graph.modules:
+        digraph.add_edges_from((module, imported) for imported in graph.find_modules_directly_imported_by(module))
+    return sorted(sorted(c) for c in networkx.strongly_connected_components(digraph) if len(c) > 1)
 
 
 def one_loop(graph: grimp.ImportGraph, cycle: list[str]) -> list[str]:
@@ -98,7 +59,7 @@ def test_the_cycle_finder_sees_a_planted_cycle() -> None:
 
 def test_the_package_has_no_import_cycles() -> None:
     graph = grimp.build_graph(PACKAGE, exclude_type_checking_imports=False, cache_dir=None)
-    cycles = [c for c in import_cycles(graph) if not _excused(c)]
+    cycles = import_cycles(graph)
     assert not cycles, f"{len(cycles)} import cycle(s) in {PACKAGE}:\n" + "\n".join(
         _describe(graph, c) for c in cycles)
 

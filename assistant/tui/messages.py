@@ -90,6 +90,22 @@ class ConversationSelected(Message):
 
 
 @dataclass
+class ConversationDeleted(Message):
+    """The sidebar deleted a conversation (the chat starts afresh if it was the one shown)."""
+
+    conversation_id: str
+
+
+@dataclass
+class NoteRequested(Message):
+    """A widget has something to tell the user in the chat log."""
+
+    text: str
+    hint: str = ""
+    kind: str = "info"
+
+
+@dataclass
 class ConversationAction(Message):
     """The user asked the sidebar to rename, delete or export a conversation."""
 

@@ -89,7 +89,7 @@ async def ready(pilot) -> None:
     """Wait until the app's services are built and warm."""
     chat = pilot.app.chat
     # The first app of the run builds the router (a few seconds); the others read its cache.
-    await wait_until(pilot, lambda: chat.services_ready and not chat.components_loading, timeout=60,
+    await wait_until(pilot, lambda: chat.session.services_ready and not chat.session.components_loading, timeout=60,
                      what="services ready")
 
 
@@ -105,4 +105,4 @@ async def send(pilot, text: str) -> None:
 
 
 def turn_idle(app: AssistantApp) -> bool:
-    return app.chat.active is None and not app.chat.queue
+    return app.chat.session.active is None and not app.chat.session.queue

@@ -34,7 +34,7 @@ async def test_send_streams_a_reply_with_its_badge():
         model = pipe.registry.get("code").model_name(pipe.settings)
         assert badge.startswith(f"code · {model} · route 0.") and badge.endswith(" tok/s")
         assert app.chat.prompt.text == ""
-        stored = pipe.store.messages(app.chat.conversation_id)
+        stored = pipe.store.messages(app.chat.session.conversation_id)
         assert [(m.role, m.status) for m in stored] == [("user", "complete"), ("assistant", "complete")]
         assert stored[0].content == "write a python function" and stored[1].skill == "code"
 
@@ -78,7 +78,7 @@ async def test_escape_cancels_at_once_and_keeps_the_partial_reply():
         await wait_until(pilot, lambda: turn_idle(app), what="worker end")
         assert 0 < len(reply.text) < len(LONG)
         assert reply.has_class("cancelled")
-        stored = pipe.store.messages(app.chat.conversation_id)[-1]
+        stored = pipe.store.messages(app.chat.session.conversation_id)[-1]
         # The store has what the model produced until it saw the cancel (at most a token more).
         assert stored.status == "cancelled" and LONG.startswith(stored.content) and stored.content.startswith(reply.text)
         # The next prompt works normally.
@@ -96,7 +96,7 @@ async def test_regenerate_replaces_the_last_reply():
         await pilot.press("ctrl+r")
         await wait_until(pilot, lambda: turn_idle(app) and replies(app)[-1].text == "second answer", what="regenerated")
         assert [r.text for r in replies(app)] == ["second answer"]
-        assert [m.content for m in pipe.store.messages(app.chat.conversation_id) if m.role == "assistant"] == [
+        assert [m.content for m in pipe.store.messages(app.chat.session.conversation_id) if m.role == "assistant"] == [
             "first answer", "second answer"]
 
 
@@ -114,10 +114,10 @@ async def test_message_sent_during_warm_up_is_queued_not_lost():
     app, pipe = make_app(make_pipeline(warmup_s=0.8))
     async with app.run_test() as pilot:
         await wait_until(pilot, lambda: app.pipeline is not None, what="pipeline built")
-        assert app.chat.components_loading
+        assert app.chat.session.components_loading
         await send(pilot, "early bird")
         user = app.chat.query(UserMessage).last()
-        assert user.has_class("queued") and len(app.chat.queue) == 1 and not user_turns(pipe)
+        assert user.has_class("queued") and len(app.chat.session.queue) == 1 and not user_turns(pipe)
         assert "1 queued" in str(app.chat.status_bar.render())
         await wait_until(pilot, lambda: turn_idle(app) and bool(replies(app)), what="queued reply")
         assert replies(app)[0].text == "You said: early bird"
@@ -145,7 +145,7 @@ async def test_side_effecting_tool_asks_for_confirmation():
         await send(pilot, "forget everything")
         await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="confirmation dialog")
         assert app.screen.question == "Forget all 2 notes and to-dos?"
-        assert app.chat.active is not None  # the worker thread waits for the answer
+        assert app.chat.session.active is not None  # the worker thread waits for the answer
         await pilot.press("escape")
         await wait_until(pilot, lambda: turn_idle(app) and len(replies(app)) == 3)
         assert replies(app)[2].skill == "notes" and replies(app)[2].text == "Kept everything (not confirmed)."
@@ -215,4 +215,4 @@ async def test_services_that_fail_to_start_are_reported_in_the_chat():
         note = [n for n in notes(app) if n.has_class("error")][0]
         assert note.text == "model file missing" and "models pull" in note.hint
         await send(pilot, "hello")  # queued, not lost, not crashing
-        assert len(app.chat.queue) == 1
+        assert len(app.chat.session.queue) == 1

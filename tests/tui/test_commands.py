@@ -80,7 +80,7 @@ async def test_route_reruns_on_another_skill_and_saves_the_correction():
         await pilot.press("y")
         await wait_until(pilot, lambda: pipe.router.corrections.load() == [("code", "why is the sky blue")],
                          what="correction saved")
-        assert pipe.store.messages(app.chat.conversation_id)[-1].skill == "code"
+        assert pipe.store.messages(app.chat.session.conversation_id)[-1].skill == "code"
 
 
 async def test_route_correction_can_be_declined():
@@ -110,12 +110,12 @@ async def test_skill_pins_and_auto_unpins(broken_skill):
     async with app.run_test() as pilot:
         await ready(pilot)
         await send(pilot, "/skill summarize")
-        await wait_until(pilot, lambda: app.chat.pinned == "summarize")
+        await wait_until(pilot, lambda: app.chat.session.pinned == "summarize")
         assert "summarize (pinned)" in str(app.chat.status_bar.render())
         await chat_once(pilot, "write python code")
         assert replies(app)[-1].skill == "summarize" and "pinned" in replies(app)[-1].badge_text()
         await send(pilot, "/auto")
-        await wait_until(pilot, lambda: app.chat.pinned is None)
+        await wait_until(pilot, lambda: app.chat.session.pinned is None)
         await send(pilot, "write python code")
         await wait_until(pilot, lambda: turn_idle(app) and len(replies(app)) == 2)
         assert replies(app)[-1].skill == "code"
@@ -153,11 +153,11 @@ async def test_clear_starts_a_new_conversation_and_keeps_the_old():
     async with app.run_test() as pilot:
         await ready(pilot)
         await chat_once(pilot, "first")
-        old = app.chat.conversation_id
+        old = app.chat.session.conversation_id
         await send(pilot, "/clear")
-        await wait_until(pilot, lambda: app.chat.conversation_id is None and not replies(app))
+        await wait_until(pilot, lambda: app.chat.session.conversation_id is None and not replies(app))
         await chat_once(pilot, "second")
-        assert app.chat.conversation_id != old
+        assert app.chat.session.conversation_id != old
         assert len(pipe.store.list_conversations(10)) == 2
 
 
@@ -166,9 +166,9 @@ async def test_new_conversation_key():
     async with app.run_test() as pilot:
         await ready(pilot)
         await chat_once(pilot, "first")
-        assert app.chat.conversation_id is not None
+        assert app.chat.session.conversation_id is not None
         await pilot.press("ctrl+n")
-        await wait_until(pilot, lambda: app.chat.conversation_id is None and not replies(app))
+        await wait_until(pilot, lambda: app.chat.session.conversation_id is None and not replies(app))
         assert not replies(app)
 
 
@@ -179,11 +179,11 @@ async def test_file_attachment_goes_to_the_routed_skill(tmp_path):
     async with app.run_test() as pilot:
         await ready(pilot)
         await send(pilot, f"/file {doc}")
-        await wait_until(pilot, lambda: app.chat.pending_attachments == [doc.resolve()])
+        await wait_until(pilot, lambda: app.chat.session.pending_attachments == [doc.resolve()])
         await chat_once(pilot, "summarize this file")
         assert replies(app)[-1].skill == "summarize"
         assert "Quarterly numbers are up." in replies(app)[-1].text
-        assert app.chat.pending_attachments == []
+        assert app.chat.session.pending_attachments == []
         await send(pilot, f"/file {tmp_path / 'missing.txt'}")
         await wait_until(pilot, lambda: last_note(app).has_class("error"))
         assert "no such file" in last_note(app).text
@@ -198,7 +198,7 @@ async def test_pasting_a_file_path_attaches_it(tmp_path):
     async with app.run_test() as pilot:
         await ready(pilot)
         app.post_message(events.Paste(f"'{doc}'"))
-        await wait_until(pilot, lambda: app.chat.pending_attachments == [doc.resolve()])
+        await wait_until(pilot, lambda: app.chat.session.pending_attachments == [doc.resolve()])
         assert app.chat.prompt.text == ""
         app.post_message(events.Paste("just some text"))
         await wait_until(pilot, lambda: app.chat.prompt.text == "just some text")
@@ -258,6 +258,6 @@ async def test_command_palette_offers_the_chat_commands():
             assert title in titles
         command = next(c for c in app.get_system_commands(app.chat) if c.title == "Pin skill: code")
         await command.callback()
-        assert app.chat.pinned == "code"
+        assert app.chat.session.pinned == "code"
         await pilot.press("ctrl+p")
         await wait_until(pilot, lambda: type(app.screen).__name__ == "CommandPalette", what="palette")

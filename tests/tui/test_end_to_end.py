@@ -15,13 +15,13 @@ async def test_real_pipeline_with_tiny_model(tiny_settings):
     app = AssistantApp(lambda confirm: make_pipeline(tiny_settings, confirm), tiny_settings.tui, tiny_settings.data_dir)
     async with app.run_test(size=(110, 32)) as pilot:
         chat = app.chat
-        await wait_until(pilot, lambda: chat.services_ready and not chat.components_loading, timeout=60, what="pipeline ready")
+        await wait_until(pilot, lambda: chat.session.services_ready and not chat.session.components_loading, timeout=60, what="pipeline ready")
         await send(pilot, "hello there")
-        await wait_until(pilot, lambda: chat.active is None and bool(chat.query(AssistantMessage)), timeout=120, what="reply")
+        await wait_until(pilot, lambda: chat.session.active is None and bool(chat.query(AssistantMessage)), timeout=120, what="reply")
         reply = chat.query(AssistantMessage).last()
         assert reply.status == "complete", reply.stats
         assert reply.model == "tiny" and reply.skill
-        assert chat.conversation_id is not None
+        assert chat.session.conversation_id is not None
 
 
 async def test_docs_command_lists_collections_from_the_real_store(tiny_settings, tmp_path):
@@ -38,7 +38,7 @@ async def test_docs_command_lists_collections_from_the_real_store(tiny_settings,
     app = AssistantApp(lambda confirm: make_pipeline(tiny_settings, confirm), tiny_settings.tui, tiny_settings.data_dir)
     async with app.run_test(size=(140, 32)) as pilot:
         chat = app.chat
-        await wait_until(pilot, lambda: chat.services_ready, timeout=60, what="pipeline ready")
+        await wait_until(pilot, lambda: chat.session.services_ready, timeout=60, what="pipeline ready")
         await send(pilot, "/docs")
         await wait_until(pilot, lambda: bool(chat.query(NoteMessage)) and "collections" in chat.query(NoteMessage).last().text,
                          timeout=10, what="empty docs note")

@@ -49,7 +49,7 @@ async def test_lists_newest_first_and_opens_a_conversation():
         await wait_until(pilot, lambda: bool(app.chat.query(AssistantMessage)), what="history shown")
         assert app.chat.query_one(UserMessage).text == "my python parser crashes"
         assert app.chat.query_one(AssistantMessage).text == "Check the recursion."
-        assert app.chat.conversation_id == pipe.store.list_conversations(10)[1].id
+        assert app.chat.session.conversation_id == pipe.store.list_conversations(10)[1].id
 
 
 async def test_search_filters_by_message_text():
@@ -116,7 +116,7 @@ async def test_deleting_the_open_conversation_starts_a_new_one():
         await pilot.press("enter")
         await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
         await pilot.press("y")
-        await wait_until(pilot, lambda: app.chat.conversation_id is None and not app.chat.query(AssistantMessage))
+        await wait_until(pilot, lambda: app.chat.session.conversation_id is None and not app.chat.query(AssistantMessage))
         assert "Parser bug" not in [c.title for c in pipe.store.list_conversations(10)]
 
 

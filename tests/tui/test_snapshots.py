@@ -45,7 +45,7 @@ async def chatted(pilot) -> None:
     await steady(pilot)
     pilot.app.chat.prompt.insert("write a python function to add")
     await pilot.press("enter")
-    await wait_until(pilot, lambda: turn_idle(pilot.app) and pilot.app.chat.conversation_id is not None)
+    await wait_until(pilot, lambda: turn_idle(pilot.app) and pilot.app.chat.session.conversation_id is not None)
     await pilot.pause(0.3)
 
 

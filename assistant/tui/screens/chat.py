@@ -1,10 +1,14 @@
-"""The chat screen: log, prompt, sidebar and status; runs turns in worker threads."""
+"""The chat screen: draws the log, prompt, sidebar and status, and runs turns in worker threads.
+
+What the chat is doing lives in its :class:`~assistant.tui.session.ChatSession`, the slash
+commands in :class:`~assistant.tui.screens.chat_commands.ChatCommands`, and the conversation
+operations in the :class:`~assistant.tui.widgets.sidebar.Sidebar`.
+"""
 
 from __future__ import annotations
 
-import itertools
-from collections import deque
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import cast
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -17,25 +21,28 @@ from textual.widgets import Footer, Input, Static, TextArea
 from assistant.errors import AssistantError
 from assistant.events import Progress, ReplyFailed, ReplyFinished, RouteDecided, TextDelta
 from assistant.tui import commands
+from assistant.tui.host import TuiHost
 from assistant.tui.messages import (
     BadgeSelected,
     ComponentsPolled,
+    ConversationDeleted,
+    ConversationSelected,
     FileDropped,
+    NoteRequested,
     PromptSubmitted,
     ServicesReady,
     TurnEnded,
     TurnEventsArrived,
 )
-from assistant.tui.screens.chat_commands import ChatCommandsMixin
+from assistant.tui.screens.chat_commands import ChatCommands
+from assistant.tui.screens.route import RouteScreen
 from assistant.tui.screens.turns import ActiveTurn, Batcher, Job
+from assistant.tui.session import ChatSession
 from assistant.tui.settings import DEFAULT_KEYS
 from assistant.tui.widgets.chat_message import AssistantMessage, NoteMessage, UserMessage, plain
 from assistant.tui.widgets.prompt import PromptInput
 from assistant.tui.widgets.sidebar import Sidebar
 from assistant.tui.widgets.status import StatusBar
-
-if TYPE_CHECKING:
-    from assistant.tui.app import AssistantApp
 
 WELCOME = "Type a message and press Enter (Ctrl+J for a new line). /help lists commands; F1 shows keys."
 _LABELS = {
@@ -45,7 +52,7 @@ _LABELS = {
 _SHOWN = {"new_conversation", "toggle_sidebar", "cancel", "regenerate", "why", "help"}
 
 
-class ChatScreen(ChatCommandsMixin, Screen[None]):
+class ChatScreen(Screen[None]):
     """The main screen. Every rebindable key has a binding id ``assistant.<action>``."""
 
     CSS_PATH = "chat.tcss"
@@ -53,18 +60,11 @@ class ChatScreen(ChatCommandsMixin, Screen[None]):
         Binding(DEFAULT_KEYS[name], name, _LABELS[name], show=name in _SHOWN, id=f"assistant.{name}", priority=name == "cancel")
         for name in DEFAULT_KEYS
     ]
-    app: "AssistantApp"
 
     def __init__(self) -> None:
         super().__init__()
-        self.conversation_id: str | None = None
-        self.pinned: str | None = None
-        self.pending_attachments: list = []
-        self.queue: deque[Job] = deque()
-        self.active: ActiveTurn | None = None
-        self.services_ready = False
-        self.components_loading = True
-        self._turn_ids = itertools.count(1)
+        self.session = ChatSession()
+        self.commands = ChatCommands(self)
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="main"):
@@ -79,11 +79,19 @@ class ChatScreen(ChatCommandsMixin, Screen[None]):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.query_one("#sidebar").display = self.app.tui_settings.sidebar
+        self.query_one("#sidebar").display = self.host.tui_settings.sidebar
         self.query_one("#attachments").display = False
         self.query_one("#completions").display = False
         self.query_one("#log").anchor()
         self.prompt.focus()
+
+    @property
+    def host(self) -> TuiHost:
+        return cast(TuiHost, self.app)
+
+    @property
+    def sidebar(self) -> Sidebar:
+        return self.query_one(Sidebar)
 
     @property
     def prompt(self) -> PromptInput:
@@ -106,27 +114,39 @@ class ChatScreen(ChatCommandsMixin, Screen[None]):
     async def add_note(self, text: str, hint: str = "", kind: str = "info") -> None:
         await self.add(NoteMessage(text, hint, kind))
 
+    async def on_note_requested(self, message: NoteRequested) -> None:
+        await self.add_note(message.text, message.hint, message.kind)
+
+    def replies(self) -> list[AssistantMessage]:
+        return list(self.log_view.query(AssistantMessage))
+
+    def users(self) -> list[UserMessage]:
+        return list(self.log_view.query(UserMessage))
+
+    def refresh_sidebar(self) -> None:
+        self.sidebar.reload(self.session.conversation_id)
+
     # Services and status -----------------------------------------------------------------
     async def on_services_ready(self, message: ServicesReady) -> None:
         if message.error:
             self.status_bar.show(phase="not started")
             await self.add_note(message.error, message.hint, "error")
             return
-        self.services_ready = True
+        self.session.services_ready = True
         self.status_bar.show(phase="")
         self.refresh_sidebar()
-        self._pump()
+        self.pump()
 
     def on_components_polled(self, message: ComponentsPolled) -> None:
-        self.components_loading = any(s.state == "loading" for s in message.states)
+        self.session.components_loading = any(s.state == "loading" for s in message.states)
         self.status_bar.show(states=message.states)
-        self._pump()
+        self.pump()
 
     # Sending -----------------------------------------------------------------------------
     @on(PromptSubmitted)
     async def _submitted(self, message: PromptSubmitted) -> None:
         text = message.text
-        if not text.strip() and not self.pending_attachments:
+        if not text.strip() and not self.session.pending_attachments:
             return
         self.prompt.clear()
         try:
@@ -135,52 +155,44 @@ class ChatScreen(ChatCommandsMixin, Screen[None]):
             await self.add_note(str(exc), "type /help for the list", "error")
             return
         if parsed is not None:
-            await self.run_command(*parsed)
+            await self.commands.run(*parsed)
             return
         if text.startswith("//"):
             text = text[1:]
         await self.send(text)
 
-    async def send(self, text: str, attachments: tuple = ()) -> None:
+    async def send(self, text: str, attachments: tuple[Path, ...] = ()) -> None:
         """Show the user's message and queue it; it goes out as soon as the pipeline is free."""
-        attachments = tuple(self.pending_attachments) + tuple(attachments)
-        self.pending_attachments.clear()
+        files = self.session.take_attachments(attachments)
         self._show_attachments()
         if not text.strip():
             text = "Summarize the attached file."
-        queued = self._must_wait()
-        widget = await self.add(UserMessage(text, attachments, queued=queued))
-        self.queue.append(Job("turn", text, self.pinned, attachments, widget))
-        self._pump()
-        self.status_bar.show(queued=len(self.queue))
+        widget = await self.add(UserMessage(text, files, queued=self.session.must_wait()))
+        self.session.queue.append(Job("turn", text, self.session.pinned, files, widget))
+        self.pump()
+        self.status_bar.show(queued=len(self.session.queue))
 
-    def _must_wait(self) -> bool:
-        return self.active is not None or not self.services_ready or self.components_loading or bool(self.queue)
-
-    def _pump(self) -> None:
+    def pump(self) -> None:
         """Start the next queued job if nothing runs and the models are not loading."""
-        if self.active is not None or not self.queue or not self.services_ready or self.components_loading:
+        turn = self.session.claim_next(AssistantMessage())
+        if turn is None:
             return
-        job = self.queue.popleft()
-        reply = AssistantMessage()
-        reply.user_text = job.text
-        # Claimed here, synchronously, so two pumps can never start two generations.
-        self.active = ActiveTurn(next(self._turn_ids), job, reply)
-        self.status_bar.show(queued=len(self.queue))
-        self.run_worker(self._begin(self.active), exit_on_error=False, group="start")
+        turn.reply.user_text = turn.job.text
+        self.status_bar.show(queued=len(self.session.queue))
+        self.run_worker(self._begin(turn), exit_on_error=False, group="start")
 
     async def _begin(self, turn: ActiveTurn) -> None:
         if isinstance(turn.job.user_widget, UserMessage):
             turn.job.user_widget.mark_sent()
-        await self.add(turn.reply)  # type: ignore[arg-type]
-        self._turn_worker(turn, self.conversation_id)
+        await self.add(turn.reply)
+        self._turn_worker(turn, self.session.conversation_id)
 
     @work(thread=True, exit_on_error=False, group="turn")
     def _turn_worker(self, turn: ActiveTurn, conversation_id: str | None) -> None:
-        pipeline = self.app.pipeline
+        pipeline = self.host.pipeline
         assert pipeline is not None
-        post = lambda events: self.post_message(TurnEventsArrived(turn.turn_id, events))  # noqa: E731
-        batcher = Batcher(post, self.app.tui_settings.flush_interval_ms / 1000)
+        batcher = Batcher(lambda events: self.post_message(TurnEventsArrived(turn.turn_id, events)),
+                          self.host.tui_settings.flush_interval_ms / 1000)
         job = turn.job
         try:
             if job.kind == "regen":
@@ -201,14 +213,14 @@ class ChatScreen(ChatCommandsMixin, Screen[None]):
             self.post_message(TurnEnded(turn.turn_id, f"internal error: {type(exc).__name__}: {exc}", "this is a bug; please report it"))
 
     async def on_turn_events_arrived(self, message: TurnEventsArrived) -> None:
-        turn = self.active
-        if turn is None or message.turn_id != turn.turn_id:
+        turn = self.session.active
+        if turn is None or not self.session.is_current(message.turn_id):
             return
-        reply: AssistantMessage = turn.reply  # type: ignore[assignment]
+        reply = turn.reply
         for event in message.events:
             if isinstance(event, RouteDecided):
-                if event.conversation_id and event.conversation_id != self.conversation_id:
-                    self.conversation_id = event.conversation_id
+                if event.conversation_id and event.conversation_id != self.session.conversation_id:
+                    self.session.conversation_id = event.conversation_id
                     self.refresh_sidebar()
                 reply.set_route(event)
             elif isinstance(event, TextDelta) and not turn.cancelled:
@@ -227,32 +239,104 @@ class ChatScreen(ChatCommandsMixin, Screen[None]):
                 await reply.finish("error", error=event.error, hint=event.hint)
 
     async def on_turn_ended(self, message: TurnEnded) -> None:
-        turn = self.active
-        if turn is None or message.turn_id != turn.turn_id:
+        turn = self.session.active
+        if turn is None or not self.session.is_current(message.turn_id):
             return
-        reply: AssistantMessage = turn.reply  # type: ignore[assignment]
+        reply = turn.reply
         if message.error:
             await reply.finish("error", error=message.error, hint=message.hint)
         elif turn.outcome is None:
             await reply.finish("cancelled" if turn.cancelled else "error", error="the reply ended without a result")
-        self.active = None
+        self.session.active = None
         self.status_bar.show(phase="")
         self.refresh_sidebar()
         if (turn.job.correction_from and turn.job.correction_from != turn.job.skill
                 and isinstance(turn.outcome, ReplyFinished) and not turn.cancelled):
-            self.offer_correction(turn.job.skill or "", turn.job.text)
-        self._pump()
+            self.commands.offer_correction(turn.job.skill or "", turn.job.text)
+        self.pump()
 
     def cancel_active(self) -> bool:
         """Stop the running generation at once; the partial reply stays, marked cancelled."""
-        turn = self.active
-        if turn is None or turn.cancelled:
+        turn = self.session.cancel()
+        if turn is None:
             return False
-        turn.cancelled = True
-        turn.cancel.set()
-        reply: AssistantMessage = turn.reply  # type: ignore[assignment]
-        self.run_worker(reply.finish("cancelled"), exit_on_error=False, group="cancel")
+        self.run_worker(turn.reply.finish("cancelled"), exit_on_error=False, group="cancel")
         return True
+
+    # Conversations -----------------------------------------------------------------------
+    async def new_conversation(self) -> None:
+        """Start afresh: empty log, no pinned skill; stored conversations are kept."""
+        self.cancel_active()
+        await self.log_view.remove_children()
+        self.session.start_over()
+        self.status_bar.show(pinned=None)
+        self.prompt.focus()
+        self.refresh_sidebar()
+
+    async def on_conversation_selected(self, message: ConversationSelected) -> None:
+        await self.open_conversation(message.conversation_id)
+
+    async def on_conversation_deleted(self, message: ConversationDeleted) -> None:
+        if message.conversation_id == self.session.conversation_id:
+            await self.new_conversation()
+
+    async def open_conversation(self, conversation_id: str) -> None:
+        """Show a stored conversation in the log and continue it."""
+        store = self.host.store
+        if self.session.active is not None:
+            await self.add_note("A reply is still streaming.", "wait for it, or press Esc to stop it", "error")
+            return
+        if store is None:
+            await self.add_note("conversation history is not available", "the store could not be opened", "error")
+            return
+        try:
+            messages = await self.host.in_store_thread(store.messages, conversation_id)
+        except AssistantError as exc:
+            await self.add_note(exc.message, exc.hint, "error")
+            return
+        await self.log_view.remove_children()
+        self.session.start_over(conversation_id)
+        self.status_bar.show(pinned=None)
+        widgets: list[Widget] = []
+        last_user = ""
+        for m in messages:
+            if m.role == "user":
+                last_user = m.content
+                widgets.append(UserMessage(m.content))
+            elif m.role == "assistant":
+                reply = AssistantMessage(m.content, skill=m.skill, model=m.model, status=m.status or "complete")
+                reply.user_text = last_user
+                widgets.append(reply)
+        if not widgets:
+            widgets.append(NoteMessage("This conversation has no messages yet."))
+        await self.log_view.mount_all(widgets)
+        self.log_view.scroll_end(animate=False)
+        self.prompt.focus()
+
+    async def attach(self, path: Path) -> None:
+        """Attach a file to the next message (after checking it exists)."""
+        path = Path(path).expanduser()
+        if not path.is_file():
+            raise AssistantError(f"no such file: {path}",
+                                 "check the path (relative paths start in the directory you ran assistant from)")
+        self.session.pending_attachments.append(path.resolve())
+        self._show_attachments()
+        self.prompt.focus()
+
+    async def show_trace(self, reply: AssistantMessage) -> None:
+        """Show the routing trace of ``reply`` (asking the pipeline when it was not streamed here)."""
+        route = reply.route
+        if route is None:
+            pipeline = self.host.pipeline
+            if not reply.user_text or pipeline is None:
+                await self.add_note("No routing trace for this reply.", kind="error")
+                return
+            try:
+                route = await self.host.in_thread(pipeline.explain, self.session.conversation_id, reply.user_text)
+            except AssistantError as exc:
+                await self.add_note(exc.message, exc.hint, "error")
+                return
+        self.app.push_screen(RouteScreen(route, reply.user_text, reply.model))
 
     # Key actions -------------------------------------------------------------------------
     def action_cancel(self) -> None:
@@ -284,15 +368,18 @@ class ChatScreen(ChatCommandsMixin, Screen[None]):
         await self.new_conversation()
 
     async def action_regenerate(self) -> None:
-        await self.run_command("regen", [], "")
+        await self.commands.run("regen", [], "")
 
     async def action_why(self) -> None:
-        await self.run_command("why", [], "")
+        await self.commands.run("why", [], "")
 
     async def action_copy_reply(self) -> None:
-        await self.run_command("copy", [], "")
+        await self.commands.run("copy", [], "")
 
     def action_help(self) -> None:
+        self.show_help()
+
+    def show_help(self) -> None:
         from assistant.tui.screens.help import HelpScreen
 
         keys = [(b.key, b.description) for (_, b, _, _) in self.active_bindings.values() if b.id and b.id.startswith("assistant.")]
@@ -302,7 +389,7 @@ class ChatScreen(ChatCommandsMixin, Screen[None]):
         """Run a slash command as if typed (for the command palette)."""
         parsed = commands.parse(line)
         if parsed is not None:
-            await self.run_command(*parsed)
+            await self.commands.run(*parsed)
 
     # Prompt helpers ----------------------------------------------------------------------
     @on(TextArea.Changed, "#prompt")
@@ -315,12 +402,16 @@ class ChatScreen(ChatCommandsMixin, Screen[None]):
             box.update(plain("\n".join(f"{c.usage:<22} {c.help}" for c in matches[:8])))
 
     async def on_file_dropped(self, message: FileDropped) -> None:
-        await self.attach(message.path)
+        try:
+            await self.attach(message.path)
+        except AssistantError as exc:
+            await self.add_note(exc.message, exc.hint, "error")
 
     def _show_attachments(self) -> None:
         box = self.query_one("#attachments", Static)
-        box.display = bool(self.pending_attachments)
-        box.update(plain("📎 " + "  ".join(str(p) for p in self.pending_attachments) + "  (sent with your next message)"))
+        files = self.session.pending_attachments
+        box.display = bool(files)
+        box.update(plain("📎 " + "  ".join(str(p) for p in files) + "  (sent with your next message)"))
 
     async def on_badge_selected(self, message: BadgeSelected) -> None:
         await self.show_trace(message.reply)

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Callable, Literal
 
 from assistant.events import ReplyFailed, ReplyFinished, TextDelta, TurnEvent
+from assistant.tui.widgets.chat_message import AssistantMessage, UserMessage
 
 
 @dataclass
@@ -19,7 +20,7 @@ class Job:
     text: str = ""
     skill: str | None = None
     attachments: tuple[Path, ...] = ()
-    user_widget: object | None = None
+    user_widget: UserMessage | None = None
     correction_from: str | None = None  # set by /route: the skill the router had chosen
 
 
@@ -29,7 +30,7 @@ class ActiveTurn:
 
     turn_id: int
     job: Job
-    reply: object  # AssistantMessage
+    reply: AssistantMessage
     cancel: threading.Event = field(default_factory=threading.Event)
     cancelled: bool = False
     outcome: ReplyFinished | ReplyFailed | None = None
