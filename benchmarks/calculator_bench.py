@@ -44,7 +44,7 @@ def _once(module, item: dict) -> float:
     try:
         for _ in module.respond(_Ctx(item)):
             pass
-    except Exception:  # a hand-off still costs its reading time
+    except Exception:  # noqa: BLE001 - a hand-off (or any refusal) still costs its reading time
         pass
     return (time.perf_counter() - started) * 1000
 

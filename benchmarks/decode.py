@@ -86,7 +86,7 @@ def main() -> None:
         "raw_generate_tok_s_median": round(med_raw, 2),
         "pipeline_tok_s_median": round(med_ours, 2),
         "ratio_pipeline_over_raw": round(med_ours / med_raw, 3),
-        "ratios_per_round": [round(o / r, 3) for o, r in zip(ours, raw)],
+        "ratios_per_round": [round(o / r, 3) for o, r in zip(ours, raw, strict=True)],
         "raw_ttft_ms_median": round(statistics.median(raw_ttft), 1),
         "pipeline_ttft_ms_median": round(statistics.median(our_ttft), 1),
         "prompt_tokens": len(prompt_tokens),

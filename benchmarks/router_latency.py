@@ -84,10 +84,11 @@ def main() -> None:
             for mode, router in routers.items():
                 rounds[mode].append(timed(router.route))
         med = {m: {k: statistics.median(r[k] for r in rs) for k in ("p50", "p95")} for m, rs in rounds.items()}
-        def agree(a: str, b: str) -> str:
+        def agree(a: str, b: str, routers: dict = routers) -> str:
             return f"{sum(routers[a].route(q).skill == routers[b].route(q).skill for q in queries)}/{len(queries)}"
 
-        ratio = lambda a, b: round(med[a]["p50"] / med[b]["p50"], 3)  # noqa: E731
+        def ratio(a: str, b: str, med: dict = med) -> float:
+            return round(med[a]["p50"] / med[b]["p50"], 3)
         out[name] = {
             "n_routes": len(routers["onnx"].routes),
             "embedder": routers["onnx"].embedder.name,

@@ -23,7 +23,7 @@ def main() -> None:
     from assistant.router.data import read_jsonl, routes_from_examples
     from assistant.router.embedders import FakeEmbedder, MiniLMEmbedder
 
-    cases = [json.loads(l) for l in (DATA / "multiturn.jsonl").read_text().splitlines() if l.strip()]
+    cases = [json.loads(line) for line in (DATA / "multiturn.jsonl").read_text().splitlines() if line.strip()]
     routes = routes_from_examples(read_jsonl(DATA / "multiturn_routes.jsonl"))
     out: dict[str, object] = {"n_cases": len(cases)}
     with tempfile.TemporaryDirectory() as onnx_tmp:

@@ -28,7 +28,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from assistant.memory.store import Store, new_id, now_iso  # noqa: E402
+from assistant.memory.store import Store, new_id, now_iso
 
 VOCAB_SIZE = 20_000
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given, settings as hsettings, strategies as st
+from hypothesis import given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 
 from assistant.config import REPO_CONFIG, Settings, load_settings, read_toml
 from assistant.errors import ConfigError
@@ -51,7 +53,7 @@ def test_home_env_sets_data_dir(isolated_home):
     ],
 )
 def test_bad_values_name_the_key(user_config, text, key):
-    path = user_config(text)
+    user_config(text)
     with pytest.raises(ConfigError) as exc:
         load_settings()
     assert key in str(exc.value)

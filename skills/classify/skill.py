@@ -13,8 +13,20 @@ from collections import Counter
 from pathlib import Path
 from typing import Any, Iterator
 
-from assistant.skills import (ChatMessage, Limits, Progress, SkillContext, SkillError, beside, format_rows,
-                              generate_structured, markdown_table, mentioned_paths, read_table, write_new)
+from assistant.skills import (
+    ChatMessage,
+    Limits,
+    Progress,
+    SkillContext,
+    SkillError,
+    beside,
+    format_rows,
+    generate_structured,
+    markdown_table,
+    mentioned_paths,
+    read_table,
+    write_new,
+)
 
 TASKS = {
     "sentiment": ["positive", "negative", "neutral"],

@@ -16,7 +16,7 @@ import importlib.util
 import re
 import sys
 import zoneinfo
-from datetime import date, datetime, timedelta, timezone, tzinfo
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from functools import lru_cache
 from pathlib import Path
 from types import ModuleType
@@ -77,7 +77,7 @@ def _local_zone(ctx: SkillContext) -> tzinfo:
         zone = find_zone(wanted)
         if zone is not None:
             return zone
-    return datetime.now().astimezone().tzinfo or timezone.utc
+    return datetime.now().astimezone().tzinfo or UTC
 
 
 def _label(zone: tzinfo) -> str:

@@ -14,8 +14,17 @@ from __future__ import annotations
 import re
 from typing import Iterator
 
-from assistant.skills import (ChatMessage, DocHit, Progress, SkillContext, content_words, keyword_coverage, relevant,
-                              scope, snippet)
+from assistant.skills import (
+    ChatMessage,
+    DocHit,
+    Progress,
+    SkillContext,
+    content_words,
+    keyword_coverage,
+    relevant,
+    scope,
+    snippet,
+)
 
 NOT_FOUND = "I could not find that in your documents."
 _CITE = re.compile(r"\[(\d{1,3})\]")

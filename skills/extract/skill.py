@@ -15,9 +15,22 @@ import re
 from pathlib import Path
 from typing import Any, Iterator
 
-from assistant.skills import (ChatMessage, Limits, Progress, SkillContext, SkillError, Table, beside, format_rows,
-                              generate_structured, markdown_table, mentioned_paths, read_table, schema_errors,
-                              write_new)
+from assistant.skills import (
+    ChatMessage,
+    Limits,
+    Progress,
+    SkillContext,
+    SkillError,
+    Table,
+    beside,
+    format_rows,
+    generate_structured,
+    markdown_table,
+    mentioned_paths,
+    read_table,
+    schema_errors,
+    write_new,
+)
 
 FORMATS = {"json": ".json", "csv": ".csv", "markdown": ".md"}
 KNOWN_LABELS = {"sentiment": ["positive", "negative", "neutral"]}
@@ -214,7 +227,7 @@ def training_pairs(rows: list[dict[str, Any]], prompt: str, rng: Any, count: int
         shown = [rng.choice(SYNONYMS[n]) if n in SYNONYMS and rng.random() < 0.25 else n for n in names]
         if len(set(shown)) < len(shown):
             shown = names
-        answer = [{s: gold.get(n, "") for s, n in zip(shown, names)}]
+        answer = [{s: gold.get(n, "") for s, n in zip(shown, names, strict=True)}]
         pairs.append({"input": text_user_message(shown, row["text"]),
                       "output": json.dumps(answer, ensure_ascii=False)})
     return pairs

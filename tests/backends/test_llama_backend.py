@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 
@@ -92,7 +93,7 @@ def test_concurrent_requests_are_serialized(backend):
         t.join(60)
     assert len(outputs) == 3
     ordered = sorted(spans.values())
-    for (s1, e1), (s2, _e2) in zip(ordered, ordered[1:]):
+    for (_s1, e1), (s2, _e2) in itertools.pairwise(ordered):
         assert e1 <= s2 + 1e-3, "two generations interleaved on one model"
     # each output equals what that request gives alone
     for i, text in outputs.items():

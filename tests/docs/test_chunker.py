@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from hypothesis import given, settings, strategies as st
+import itertools
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from assistant.docs.chunker import chunk_blocks, split_block
 from assistant.docs.document import Block
@@ -29,7 +32,7 @@ def test_a_long_paragraph_is_split_with_its_lines():
     parts = split_block(block, limit=50)
     assert len(parts) > 1 and all(len(p.text.split()) <= 50 for p in parts)
     assert parts[0].start == 10 and parts[-1].end == 29
-    assert all(a.end + 1 == b.start for a, b in zip(parts, parts[1:]))
+    assert all(a.end + 1 == b.start for a, b in itertools.pairwise(parts))
 
 
 def test_one_enormous_line_is_cut_at_sentences_and_words():

@@ -6,7 +6,8 @@ import io
 import zipfile
 
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from assistant.docs.chunker import chunk_blocks
 from assistant.docs.document import Block, Skip

@@ -24,7 +24,7 @@ def main() -> None:
     if args.mode == "exit":
         sys.exit(3)
     if args.mode in ("garbage", "silent"):
-        for line in sys.stdin:
+        for _line in sys.stdin:
             if args.mode == "garbage":
                 print("this is not json-rpc", flush=True)
         return

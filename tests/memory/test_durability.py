@@ -125,7 +125,7 @@ def test_two_processes_never_see_database_is_locked(tmp_path: Path) -> None:
     for i in range(150):
         mine.add_message(cid, "user", f"parent message {i}")
     results = [p.communicate(timeout=120) for p in (*writers, reader)]
-    for proc, (out, err) in zip((*writers, reader), results):
+    for proc, (_out, err) in zip((*writers, reader), results, strict=True):
         assert proc.returncode == 0, err
         assert "locked" not in err.lower() and "busy" not in err.lower()
     assert json.loads(results[2][0].strip().splitlines()[-1])["rounds"] > 0

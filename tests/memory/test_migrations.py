@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from sqlite_utils import Database, Migrations
 
-from assistant.memory.migrations import MIGRATION_NAMES, MIGRATION_SET, apply_migrations, applied_names, migrations
 from assistant.errors import StoreError
+from assistant.memory.migrations import MIGRATION_NAMES, MIGRATION_SET, applied_names, apply_migrations, migrations
 from assistant.memory.store import Store
 from tests.memory.make_fixtures import CONVERSATIONS, FIXTURES, MESSAGES, build
 

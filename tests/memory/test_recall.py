@@ -4,7 +4,7 @@ embedding cache (migration m005), and the recall skill through the pipeline."""
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -135,7 +135,7 @@ def test_since_limits_to_recent_messages(seeded):
                                      "WHERE conversation_id = ?", (old,)))
     recall = Recall(store, FakeEmbedder).for_conversation(current)
     assert recall.search("pasta recipe garlic")[0].conversation_id == old
-    since = datetime.now(timezone.utc) - timedelta(days=14)
+    since = datetime.now(UTC) - timedelta(days=14)
     assert all(h.conversation_id != old for h in recall.search("pasta recipe garlic", since=since))
 
 

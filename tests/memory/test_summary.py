@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import pytest
+import itertools
 
 from assistant.backends.base import ChatMessage
 from assistant.backends.fake import FakeBackend
@@ -107,7 +107,7 @@ def test_prompt_prefix_is_stable_between_summary_updates():
         cid = turn(pipeline, cid, i)
     chat = models.requests(SMALL)
     # Between updates the next prompt extends the previous one (a KV-cache prefix hit).
-    extends = sum(1 for a, b in zip(chat, chat[1:]) if b.messages[:len(a.messages) - 1] == a.messages[:-1]
+    extends = sum(1 for a, b in itertools.pairwise(chat) if b.messages[:len(a.messages) - 1] == a.messages[:-1]
                   and SUMMARY_HEADER in a.messages[0].content)
     assert extends >= 2
     assert all(r.cache_key == cid for r in chat)

@@ -132,7 +132,7 @@ def test_batch_scores_match_single_queries_with_negatives():
     texts = ["summarize /tmp/memo.txt", "write a python function to read a pdf", "summarize report.txt",
              "set a timer", "what is the capital of peru"]
     batch = router.head.scores(emb.encode(texts), texts)
-    for row, text in zip(batch, texts):
+    for row, text in zip(batch, texts, strict=True):
         one = router.head.score_one(emb.encode([text])[0], text)[0]
         np.testing.assert_allclose(row, one, atol=1e-5)
 

@@ -9,7 +9,6 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from tests.server.conftest import FakeModels, passing_through
 from openai import OpenAI
 
 from assistant.backends.fake import FakeBackend
@@ -18,6 +17,7 @@ from assistant.errors import ConfigError
 from assistant.memory.store import Store
 from assistant.server.queues import KeyedQueue
 from assistant.server.runner import check_bind, is_loopback, make_server
+from tests.server.conftest import FakeModels, passing_through
 
 
 def test_keyed_queue_is_first_come_first_served_and_exclusive():

@@ -9,11 +9,11 @@ from concurrent.futures import ThreadPoolExecutor
 
 import openai
 import pytest
-from tests.server.conftest import FakeModels, passing_through
 from openai import OpenAI
 
 from assistant.backends.fake import FakeBackend
 from assistant.errors import ModelError
+from tests.server.conftest import FakeModels, passing_through
 
 CHAT_MODEL = "qwen2.5-coder-0.5b"  # the default model: chat and code run on it
 

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import importlib.util
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from fractions import Fraction
 
 import pytest
-from hypothesis import example, given, settings as hsettings, strategies as st
+from hypothesis import example, given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 
 from assistant.skills.loader import BUILTIN_SKILLS_DIR
 
@@ -120,5 +122,5 @@ def test_user_zone_decides_today():
 def test_deterministic_skills_answer_without_a_model(run):
     out, _ = run("calculator", "what is 6 * 7")
     assert out == "6 × 7 = 42" and run.backends == []
-    out, _ = run("datetime", "days between 2024-02-28 and 2024-03-01", now=datetime.now(timezone.utc).isoformat())
+    out, _ = run("datetime", "days between 2024-02-28 and 2024-03-01", now=datetime.now(UTC).isoformat())
     assert out.startswith("2 days") and run.backends == []

@@ -7,7 +7,9 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings as hsettings, strategies as st
+from hypothesis import given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 
 from assistant.backends.base import GenerationRequest
 from assistant.backends.fake import FakeBackend

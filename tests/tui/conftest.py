@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import itertools
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Callable
 
@@ -49,7 +49,7 @@ def broken_skill(tmp_path: Path) -> str:
 def fixed_clock() -> Callable[[], str]:
     """Timestamps a millisecond apart from FIXED_NOW: stable on screen, still ordered."""
     ticks = itertools.count()
-    return lambda: datetime.fromtimestamp(FIXED_NOW + next(ticks) / 1000, timezone.utc).isoformat(timespec="microseconds")
+    return lambda: datetime.fromtimestamp(FIXED_NOW + next(ticks) / 1000, UTC).isoformat(timespec="microseconds")
 
 
 def make_pipeline(script: Script | list[str] | None = None, *, delay_s: float = 0.0, warmup_s: float = 0.0) -> Pipeline:

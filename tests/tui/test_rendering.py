@@ -57,14 +57,14 @@ async def test_hostile_text_from_user_and_model_is_shown_literally():
     async with app.run_test(size=(120, 60)) as pilot:
         await ready(pilot)
         await send(pilot, "/skill chat")  # the model (echoing) answers every message
-        for text in HOSTILE:
+        for sent, text in enumerate(HOSTILE, 1):
             await send(pilot, text)
-            await wait_until(pilot, lambda: turn_idle(app) and len(app.chat.query(AssistantMessage)) == HOSTILE.index(text) + 1)
+            await wait_until(pilot, lambda n=sent: turn_idle(app) and len(app.chat.query(AssistantMessage)) == n)
         typed = [t.replace("\r", "\n") for t in HOSTILE]  # the TextArea normalizes line endings
         users = list(app.chat.query(UserMessage))
         assert [u.text for u in users] == typed
         assert [r.text for r in app.chat.query(AssistantMessage)] == typed
-        for user, text in zip(users, typed):
+        for user, text in zip(users, typed, strict=True):
             assert str(user.render()) == safe_text(text)
         app.export_screenshot()  # a full render through the compositor
         shown = screen_text(app)

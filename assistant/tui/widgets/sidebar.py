@@ -8,7 +8,7 @@ screen what happened with messages: a conversation chosen, one deleted, a note t
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Sequence, cast
 
@@ -32,7 +32,7 @@ def format_time(value: Any) -> str:
     """A short time for a sidebar row (the store keeps ISO 8601 UTC; epoch seconds work too)."""
     try:
         if isinstance(value, (int, float)):
-            value = datetime.fromtimestamp(value, tz=timezone.utc)
+            value = datetime.fromtimestamp(value, tz=UTC)
         elif isinstance(value, str):
             value = datetime.fromisoformat(value)
         if isinstance(value, datetime):

@@ -259,7 +259,7 @@ def _measure_op(op: ast.operator, a: Number | Measure, b: Number | Measure) -> M
             return _simplify(Measure(value, keep, bare=bare))
     except CalcError:
         raise
-    except Exception as exc:  # pint: DimensionalityError, OffsetUnitCalculusError
+    except Exception as exc:  # noqa: BLE001 - pint raises many types (DimensionalityError, OffsetUnitCalculusError, ...)
         raise CalcError(_pint_message(exc)) from None
     raise CalcError("operator not allowed with units")
 
@@ -283,7 +283,7 @@ def _measure_list(name: str, args: list[Any]) -> Measure:
             return Measure(total, args[0].label)
         pick = (min if name == "min" else max)(args, key=lambda a: a.q.to(args[0].q.units).magnitude)
         return Measure(pick.q, pick.label)
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - pint raises many types; each becomes a CalcError
         raise CalcError(_pint_message(exc)) from None
 
 

@@ -78,7 +78,8 @@ def _numbers_in_words(s: str) -> str:
         keep[f"qq{len(keep)}qq"] = m.group(0)
         return f"qq{len(keep) - 1}qq"
 
-    s = re.sub(r"\b(?:%s)s?\b|\bhalf\b|\bquarters?\b" % "|".join(_ORDINALS), protect, s, flags=_I)
+    ordinals = "|".join(_ORDINALS)
+    s = re.sub(rf"\b(?:{ordinals})s?\b|\bhalf\b|\bquarters?\b", protect, s, flags=_I)
     s = alpha2digit(s, "en", threshold=0)
     for key, word in keep.items():
         s = s.replace(key, word)

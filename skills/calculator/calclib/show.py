@@ -100,7 +100,7 @@ def quantity(m: Measure, target: str | None, target_tokens: list[str] | None) ->
             q = q.to(unit_for(target_tokens))
         except CalcError:
             raise
-        except Exception:
+        except Exception:  # noqa: BLE001 - pint raises many types for an impossible conversion
             raise CalcError(f"cannot convert {m.label or U.describe(q.units)} to {target.strip()}") from None
         label = target_label(target, target_tokens)
     if label is None:

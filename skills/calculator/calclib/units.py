@@ -57,7 +57,7 @@ def canonical(word: str) -> str | None:
             continue
         try:
             return ureg.get_name(candidate)
-        except Exception:  # pint raises UndefinedUnitError (and others for odd names)
+        except Exception:  # noqa: BLE001 - pint raises UndefinedUnitError (and others for odd names)
             continue
     return None
 
