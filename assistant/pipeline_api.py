@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Literal, Protocol, Sequence
+from typing import Any, Iterator, Literal, Protocol, Sequence
 
 from assistant.backends.base import ChatMessage
 from assistant.events import RouteInfo, TurnEvent
@@ -102,7 +102,7 @@ class ChatPipeline(Protocol):
         skill: str | None = None,
         cancel: threading.Event | None = None,
         attachments: tuple[Path, ...] = (),
-        generation: dict | None = None,
+        generation: dict[str, Any] | None = None,
     ) -> Iterator[TurnEvent]:
         """Route, answer and store one user message. Blocking; run it in a worker thread.
 
