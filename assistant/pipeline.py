@@ -14,7 +14,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterator, Protocol, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Generator, Iterator, Protocol, Sequence
 
 from assistant.backends.base import Backend, ChatMessage, Generation, GenerationRequest, GenerationResult
 from assistant.backends.manager import LoadState, ModelManager
@@ -355,7 +355,7 @@ class Pipeline:
     # Turns ---------------------------------------------------------------------------------
     def run_turn(self, conversation_id: str | None, text: str, *, skill: str | None = None,
                  cancel: threading.Event | None = None, attachments: tuple[Path, ...] = (),
-                 generation: dict[str, Any] | None = None) -> Iterator[TurnEvent]:
+                 generation: dict[str, Any] | None = None) -> Generator[TurnEvent, None, None]:
         self.start()
         self.summaries.interrupt()  # a summary in the background never delays the user's turn
         if conversation_id is None:
@@ -365,7 +365,7 @@ class Pipeline:
         yield from self._answer(conversation_id, text, state, skill, cancel, attachments, generation or {})
 
     def regenerate(self, conversation_id: str, *, cancel: threading.Event | None = None,
-                   skill: str | None = None) -> Iterator[TurnEvent]:
+                   skill: str | None = None) -> Generator[TurnEvent, None, None]:
         messages = self.store.messages(conversation_id)
         last_user = max((i for i, m in enumerate(messages) if m.role == "user"), default=None)
         if last_user is None:
