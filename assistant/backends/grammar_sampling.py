@@ -113,8 +113,8 @@ def llama_class() -> "type[Llama]":
 
     class FastGrammarLlama(Llama):
         def _init_sampler(self, *args: Any, grammar: Any = None, **kwargs: Any) -> Any:
-            # llama_cpp passes every argument by keyword: no positional one reaches ``grammar``.
-            chain = super()._init_sampler(*args, grammar=None, **kwargs)  # type: ignore[misc]  # see above
+            # llama_cpp passes every argument by keyword, so no positional one reaches ``grammar``.
+            chain = super()._init_sampler(*args, grammar=None, **kwargs)  # type: ignore[misc]  # keywords only
             return chain if grammar is None else CandidateGrammarSampler(self, chain, grammar)
 
     return FastGrammarLlama
