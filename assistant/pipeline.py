@@ -14,16 +14,17 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterator, Protocol, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Generator, Iterator, Protocol, Sequence
 
 from assistant.backends.base import Backend, ChatMessage, Generation, GenerationRequest, GenerationResult
-from assistant.backends.manager import ModelManager
+from assistant.backends.manager import LoadState, ModelManager
 from assistant.config import Settings
 from assistant.errors import AssistantError, ContextOverflowError, HandOff, StoreError
 from assistant.events import (
     Progress,
     ReplyFailed,
     ReplyFinished,
+    ReplyStatus,
     RouteDecided,
     RouteInfo,
     TextDelta,
@@ -31,7 +32,7 @@ from assistant.events import (
 )
 from assistant.memory.records import Message
 from assistant.memory.store import Store
-from assistant.pipeline_api import ComponentState, DocsInfo, SkillInfo
+from assistant.pipeline_api import ComponentState, DocsInfo, SkillInfo, WarmState
 from assistant.router.types import RouteChoice
 
 if TYPE_CHECKING:
@@ -48,13 +49,14 @@ ROUTER_WAIT_S = 120.0
 RECALL_EMBEDDER_WAIT_S = 30.0
 log = logging.getLogger(__name__)
 _DOCS_WORD = re.compile(r"\b(?:collection|docs|documents|folder|files)\b", re.I)  # cheap check before a store read
+_MODEL_STATES: dict[LoadState, WarmState] = {"loading": "loading", "loaded": "ready", "failed": "failed"}
 
 
 class RouterSeam(Protocol):
     """What the pipeline uses of the router service (:class:`assistant.router.service.RouterService`)."""
 
     @property
-    def state(self) -> tuple[str, str]: ...
+    def state(self) -> tuple[WarmState, str]: ...
 
     def start(self) -> None: ...
 
@@ -127,7 +129,8 @@ class TurnState:
         ids = [m.id for m in kept]
         previous = next((m.skill for m in reversed(messages) if m.role == "assistant" and m.skill), None)
         covers = covered(ids, summary_through) if summary else 0
-        return cls([ChatMessage(m.role, m.content) for m in kept], ids, previous, summary, covers, titled)
+        history = [ChatMessage("user" if m.role == "user" else "assistant", m.content) for m in kept]
+        return cls(history, ids, previous, summary, covers, titled)
 
 
 @dataclass
@@ -172,7 +175,7 @@ class ModelAccessForTurn:
         *,
         model: str | None = None,
         adapter: Path | None = None,
-        json_schema: dict | None = None,
+        json_schema: dict[str, Any] | None = None,
         **gen: Any,
     ) -> Generation:
         from assistant.memory.context import fit_plan
@@ -304,10 +307,9 @@ class Pipeline:
 
     def components(self) -> list[ComponentState]:
         state, detail = self.router.state
-        out = [ComponentState("embedder", state, detail)]  # type: ignore[arg-type]  # the service's states are WarmState's
+        out = [ComponentState("embedder", state, detail)]
         for m in self.models.states():
-            out.append(ComponentState(m.name, {"loading": "loading", "loaded": "ready", "failed": "failed"}[m.state],
-                                      m.error or f"{m.footprint_mb} MB"))
+            out.append(ComponentState(m.name, _MODEL_STATES[m.state], m.error or f"{m.footprint_mb} MB"))
         used, budget = self.memory_used_mb()
         out.append(ComponentState("memory", "ready", f"{used} / {budget} MB"))
         return out
@@ -353,7 +355,7 @@ class Pipeline:
     # Turns ---------------------------------------------------------------------------------
     def run_turn(self, conversation_id: str | None, text: str, *, skill: str | None = None,
                  cancel: threading.Event | None = None, attachments: tuple[Path, ...] = (),
-                 generation: dict[str, Any] | None = None) -> Iterator[TurnEvent]:
+                 generation: dict[str, Any] | None = None) -> Generator[TurnEvent, None, None]:
         self.start()
         self.summaries.interrupt()  # a summary in the background never delays the user's turn
         if conversation_id is None:
@@ -363,7 +365,7 @@ class Pipeline:
         yield from self._answer(conversation_id, text, state, skill, cancel, attachments, generation or {})
 
     def regenerate(self, conversation_id: str, *, cancel: threading.Event | None = None,
-                   skill: str | None = None) -> Iterator[TurnEvent]:
+                   skill: str | None = None) -> Generator[TurnEvent, None, None]:
         messages = self.store.messages(conversation_id)
         last_user = max((i for i, m in enumerate(messages) if m.role == "user"), default=None)
         if last_user is None:
@@ -474,7 +476,7 @@ class Pipeline:
             err = AssistantError(f"skill '{skill.name}' failed: {type(exc).__name__}: {exc}", "try again, or force another skill")
             yield from self._fail(conversation_id, reply_id, err, parts, skill.name, access)
             return
-        status = "cancelled" if cancel.is_set() else "complete"
+        status: ReplyStatus = "cancelled" if cancel.is_set() else "complete"
         stats = access.stats()
         # Deterministic skills use no model: time the skill itself.
         if first is not None and stats.get("ttft_ms") is None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Literal, Protocol, Sequence
+from typing import Any, Generator, Literal, Protocol, Sequence
 
 from assistant.backends.base import ChatMessage
 from assistant.events import RouteInfo, TurnEvent
@@ -85,8 +85,9 @@ class ConversationStore(Protocol):
 class ChatPipeline(Protocol):
     """What a front end can ask of the assistant."""
 
-    conversation_store: ConversationStore
-    """Where the conversations live (what the sidebar lists, searches, renames and exports)."""
+    @property
+    def conversation_store(self) -> ConversationStore:
+        """Where the conversations live (what the sidebar lists, searches, renames and exports)."""
 
     def start(self) -> None:
         """Begin warming up (embedder, default model) in the background; returns at once."""
@@ -102,8 +103,8 @@ class ChatPipeline(Protocol):
         skill: str | None = None,
         cancel: threading.Event | None = None,
         attachments: tuple[Path, ...] = (),
-        generation: dict | None = None,
-    ) -> Iterator[TurnEvent]:
+        generation: dict[str, Any] | None = None,
+    ) -> Generator[TurnEvent, None, None]:
         """Route, answer and store one user message. Blocking; run it in a worker thread.
 
         ``conversation_id=None`` starts a new conversation (its id is in the events).
@@ -112,7 +113,7 @@ class ChatPipeline(Protocol):
         """
 
     def regenerate(self, conversation_id: str, *, cancel: threading.Event | None = None,
-                   skill: str | None = None) -> Iterator[TurnEvent]:
+                   skill: str | None = None) -> Generator[TurnEvent, None, None]:
         """Answer the last user message of a conversation again (on ``skill`` if given)."""
 
     def explain(self, conversation_id: str | None, text: str) -> RouteInfo:

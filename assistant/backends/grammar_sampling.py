@@ -15,9 +15,12 @@ tokens of the first window that has any (the chain's own top-k is usually smalle
 from __future__ import annotations
 
 import ctypes
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from llama_cpp import Llama
 
 _TOKEN_DTYPE = np.dtype([("id", np.intc), ("logit", np.float32), ("p", np.float32)], align=True)
 
@@ -72,7 +75,7 @@ class CandidateGrammarSampler:
             # (a forced "{" or quote is rarely among the first hundred, nearly always in 10k).
             if width >= self._n_vocab:
                 self.full_checks += 1
-                ids = np.arange(self._n_vocab, dtype=np.intc)
+                ids: np.ndarray = np.arange(self._n_vocab, dtype=np.intc)
             else:
                 ids = np.argpartition(-logits, width - 1)[:width]
                 ids = ids[np.argsort(-logits[ids], kind="stable")]
@@ -104,13 +107,14 @@ class CandidateGrammarSampler:
             pass
 
 
-def llama_class() -> type:
+def llama_class() -> "type[Llama]":
     """``llama_cpp.Llama`` with :class:`CandidateGrammarSampler` for grammar-constrained calls."""
     from llama_cpp import Llama
 
     class FastGrammarLlama(Llama):
         def _init_sampler(self, *args: Any, grammar: Any = None, **kwargs: Any) -> Any:
-            chain = super()._init_sampler(*args, grammar=None, **kwargs)
+            # llama_cpp passes every argument by keyword, so no positional one reaches ``grammar``.
+            chain = super()._init_sampler(*args, grammar=None, **kwargs)  # type: ignore[misc]  # keywords only
             return chain if grammar is None else CandidateGrammarSampler(self, chain, grammar)
 
     return FastGrammarLlama

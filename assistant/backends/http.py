@@ -173,7 +173,7 @@ class HttpBackend:
             f"start the server (e.g. `llama-server -m model.gguf --port {self._port}`) or fix models.{self.name}.base_url",
         )
 
-    def _status_error(self, resp: httpx2.Response) -> ModelError:
+    def _status_error(self, resp: httpx2.Response) -> ModelError | ContextOverflowError:
         body = _read_at_most(resp, 65536).decode("utf-8", errors="replace")
         message = error_message(body) or body.strip()[:300] or resp.reason_phrase
         what = f"model server for '{self.name}' answered HTTP {resp.status_code}: {message}"

@@ -13,7 +13,7 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterator
 
 from assistant.backends.base import (
     ChatMessage,
@@ -28,6 +28,9 @@ from assistant.backends.templates import ChatRenderer
 from assistant.config import ModelSpec
 from assistant.errors import ContextOverflowError, ModelError
 from assistant.models.gguf_check import check_gguf, validate_adapter
+
+if TYPE_CHECKING:
+    from llama_cpp import LlamaGrammar
 
 
 @dataclass
@@ -104,7 +107,7 @@ class LlamaBackend:
         self.renderer = ChatRenderer(meta.get("tokenizer.chat_template"), spec.chat_format, bos, eos)
         self._bos_text = bos
         self._lock = threading.Lock()
-        self._grammars: dict[str, Any] = {}
+        self._grammars: dict[str, LlamaGrammar] = {}
         self._active_key: str | None = None
         self._saved: OrderedDict[str, _Saved] = OrderedDict()
         self._state_cache = state_cache
@@ -162,7 +165,7 @@ class LlamaBackend:
         return _common_prefix(list(self.llm._input_ids[: self.llm.n_tokens]), prompt)
 
     # Generation ------------------------------------------------------------------------------
-    def _grammar(self, schema: dict[str, Any] | None):
+    def _grammar(self, schema: dict[str, Any] | None) -> LlamaGrammar | None:
         if schema is None:
             return None
         # Not sort_keys: the grammar writes an object's fields in the schema's order, which is
@@ -253,6 +256,6 @@ class LlamaBackend:
     def close(self) -> None:
         with self._lock:
             self._saved.clear()
-            llm, self.llm = self.llm, None  # type: ignore[assignment]
+            llm, self.llm = self.llm, None  # type: ignore[assignment]  # a closed backend drops its model, never used again
             if llm is not None:
                 llm.close()

@@ -61,7 +61,7 @@ class ModelManager:
     def _default_factory(self, name: str, adapter: Path | None) -> Backend:
         spec = self.settings.model(name)
         if spec.source == "http":
-            from assistant.backends.http import HttpBackend  # type: ignore[import-not-found]
+            from assistant.backends.http import HttpBackend
 
             return HttpBackend(name, spec, self.settings)
         from assistant.backends.llama import LlamaBackend

@@ -10,10 +10,13 @@ from __future__ import annotations
 
 from datetime import datetime
 from functools import lru_cache
-from typing import Callable, Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
 
 from assistant.backends.base import ChatMessage
 from assistant.errors import TemplateError
+
+if TYPE_CHECKING:
+    from jinja2 import Template
 
 Format = Callable[[Sequence[ChatMessage]], str]
 
@@ -74,7 +77,7 @@ def _raise(message: str) -> None:
 
 
 @lru_cache(maxsize=16)
-def _compile(source: str):
+def _compile(source: str) -> Template:
     from jinja2 import TemplateSyntaxError
     from jinja2.sandbox import ImmutableSandboxedEnvironment
 

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import random
 import re
-from typing import Any
+from typing import Any, Callable
 
 from assistant.bench.base import Benchmark, BenchItem, Scores
 from assistant.bench.metrics import label_metrics, micro_f1, normalize_answer, normalize_value, rouge
 from assistant.skills.structured import match_label
+
+Request = Callable[[dict[str, Any], random.Random], BenchItem]  # a Benchmark's request
 
 
 def _join(words: list[str]) -> str:
@@ -28,7 +30,7 @@ _CLASSIFY = (
 )
 
 
-def _classify_request(labels: tuple[str, ...]):
+def _classify_request(labels: tuple[str, ...]) -> Request:
     def request(row: dict[str, Any], rng: random.Random) -> BenchItem:
         order = list(labels or row["_labels"])
         rng.shuffle(order)
@@ -127,7 +129,7 @@ def _snips_prepare(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 # Summaries ------------------------------------------------------------------------------
-def _summary_request(kind: str, templates: tuple[str, ...]):
+def _summary_request(kind: str, templates: tuple[str, ...]) -> Request:
     def request(row: dict[str, Any], rng: random.Random) -> BenchItem:
         return BenchItem(str(row.get("id", row.get("_line"))), rng.choice(templates).format(kind=kind, text=row["text"]),
                          row["summary"])

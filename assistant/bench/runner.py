@@ -27,7 +27,9 @@ from assistant.skills.skill import SkillTimeout
 from assistant.tuning import memory
 from assistant.tuning.runner import Candidate
 
-GREEDY = {"temperature": 0.0, "top_k": 1, "seed": 0}
+GREEDY: dict[str, Any] = {"temperature": 0.0, "top_k": 1, "seed": 0}  # GenerationRequest fields
+# What a runner does with one item: the reply and the generations behind it.
+Answer = Callable[[Candidate, BenchItem], tuple[str, list[GenerationResult]]]
 
 
 @dataclass
@@ -148,7 +150,7 @@ class _RawRunner:
         return text, [generation.result] if generation.result else []
 
 
-def _one(answer: Callable, bench: Benchmark, candidate: Candidate, item: BenchItem) -> ItemRun:
+def _one(answer: Answer, bench: Benchmark, candidate: Candidate, item: BenchItem) -> ItemRun:
     t0 = time.perf_counter()
     error = ""
     try:
@@ -194,7 +196,7 @@ def run_benchmark(settings: Any, bench: Benchmark, items: list[BenchItem], candi
                     len(items), reports, dict(bench.published))
 
 
-def _run_candidate(manager: Any, answer: Callable, bench: Benchmark, items: list[BenchItem], candidate: Candidate,
+def _run_candidate(manager: Any, answer: Answer, bench: Benchmark, items: list[BenchItem], candidate: Candidate,
                    seed: int, progress: bool) -> ModelReport:
     adapter = str(candidate.adapter) if candidate.adapter else None
     memory.reset_peak()  # the peak below is this process's while this model ran

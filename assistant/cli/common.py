@@ -29,7 +29,7 @@ def read_text_arg(text: str) -> str:
     return sys.stdin.read() if text == "-" else text
 
 
-def human_size(n: int | None) -> str:
+def human_size(n: float | None) -> str:
     if n is None:
         return "?"
     for unit in ("B", "KB", "MB", "GB"):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Any
 
 from assistant.cli.common import print_json, settings_from
 
@@ -26,10 +27,10 @@ def cmd_list(args: argparse.Namespace) -> int:
 
     settings = settings_from(args)
     hub = McpHub.from_settings(settings)
-    rows = []
+    rows: list[dict[str, Any]] = []
     try:
         for name, server in settings.mcp.servers.items():
-            row = {"name": name, "enabled": server.enabled, "target": server.url or " ".join([server.command or "", *server.args]),
+            row: dict[str, Any] = {"name": name, "enabled": server.enabled, "target": server.url or " ".join([server.command or "", *server.args]),
                    "state": "disabled", "error": "", "version": None, "tools": []}
             tools = hub.cached_tools(name) if server.enabled else None
             if server.enabled and not args.cached:

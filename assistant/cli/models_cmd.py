@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import Any
 
 from assistant.cli.common import human_size, print_json, settings_from
 
@@ -49,7 +50,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 
     settings = settings_from(args)
     store = ModelStore(settings)
-    rows = []
+    rows: list[dict[str, Any]] = []
     for name, spec in sorted(settings.models.items()):
         st = store.status(name)
         rows.append({

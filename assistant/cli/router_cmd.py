@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import Any
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -50,7 +51,7 @@ class _Bar:
     """A tqdm bar on stderr, one per phase."""
 
     def __init__(self) -> None:
-        self.bar = None
+        self.bar: Any = None  # a tqdm bar (tqdm ships no types)
         self.phase = ""
 
     def __call__(self, phase: str, done: int, total: int) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import sqlite3
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -190,7 +191,8 @@ class DocsIndex:
         return [(r["path"], r["reason"] or "") for r in rows]
 
     def set_state(self, coll: Collection, state: str, total: int | None = None, done: int | None = None) -> None:
-        sets, params = ["state = ?", "heartbeat_at = ?"], [state, now_iso()]
+        sets = ["state = ?", "heartbeat_at = ?"]
+        params: list[str | int] = [state, now_iso()]
         if total is not None:
             sets.append("files_total = ?")
             params.append(total)
@@ -307,9 +309,12 @@ class DocsIndex:
                 texts = [embed_text(r["heading"], r["text"]) for r in rows]
                 vectors = np.asarray(embedder.encode(texts), dtype=np.float32)
                 values = [(r["id"], embedder.name, int(v.shape[0]), v.tobytes(), r["id"]) for r, v in zip(rows, vectors)]
-                self.store.transaction(lambda c, vals=values: c.executemany(
-                    "INSERT OR IGNORE INTO docs_vectors (chunk_id, model, dim, vector) SELECT ?, ?, ?, ? "
-                    "WHERE EXISTS (SELECT 1 FROM docs_chunks WHERE id = ?)", vals))
+
+                def write(c: sqlite3.Connection, vals: list[tuple[Any, str, int, bytes, Any]] = values) -> None:
+                    c.executemany("INSERT OR IGNORE INTO docs_vectors (chunk_id, model, dim, vector) SELECT ?, ?, ?, ? "
+                                  "WHERE EXISTS (SELECT 1 FROM docs_chunks WHERE id = ?)", vals)
+
+                self.store.transaction(write)
             done += len(part)
             if progress:
                 progress("embedding", done, len(ids))

@@ -83,6 +83,7 @@ def walk(root: Path, globs: list[str] | None = None, max_bytes: int = MAX_FILE_B
             if e.name.startswith("."):
                 continue
             rel = _rel(Path(e.path), root)
+            item: Entry | None
             try:
                 if e.is_dir(follow_symlinks=False):
                     subfolders.append(Path(e.path))

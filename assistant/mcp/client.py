@@ -75,7 +75,7 @@ class LoopThread:
         self._thread = threading.Thread(target=self.loop.run_forever, name="mcp-loop", daemon=True)
         self._thread.start()
 
-    def submit(self, coro: Any) -> concurrent.futures.Future:
+    def submit(self, coro: Any) -> concurrent.futures.Future[Any]:
         return asyncio.run_coroutine_threadsafe(coro, self.loop)
 
     def stop(self) -> None:
@@ -116,7 +116,7 @@ class McpConnection:
         self.garbage_lines = 0  # stdout lines that were not JSON-RPC
         self._session: Any = None
         self._stop: asyncio.Event | None = None
-        self._task: asyncio.Task | None = None
+        self._task: asyncio.Task[None] | None = None
         self._lock = threading.Lock()
 
     # Starting and stopping -------------------------------------------------------------
@@ -154,7 +154,7 @@ class McpConnection:
         return self.log_dir / f"{self.name}.stderr.log"
 
     async def _start(self) -> None:
-        ready: asyncio.Future = asyncio.get_running_loop().create_future()
+        ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._stop = asyncio.Event()
         self._task = asyncio.ensure_future(self._serve(ready, self._stop))
         try:
@@ -165,7 +165,7 @@ class McpConnection:
             self._task.cancel()
             raise
 
-    async def _serve(self, ready: asyncio.Future, stop: asyncio.Event) -> None:
+    async def _serve(self, ready: asyncio.Future[None], stop: asyncio.Event) -> None:
         from mcp.client.session import ClientSession
 
         try:
@@ -298,7 +298,7 @@ class McpConnection:
         return McpError(f"MCP server '{self.name}': {tool} failed: {reason}", "check the arguments, or try again")
 
 
-async def _wait_task(task: asyncio.Task, timeout: float) -> None:
+async def _wait_task(task: asyncio.Task[None], timeout: float) -> None:
     with contextlib.suppress(BaseException):
         await asyncio.wait_for(asyncio.shield(task), timeout)
     if not task.done():

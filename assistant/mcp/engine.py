@@ -126,7 +126,7 @@ def rank_tools(text: str, tools: Sequence[ToolSpec], embedder: Any = None) -> li
     return [(tools[i], scores[i]) for i in order]
 
 
-def _cosine(a: Counter, b: Counter, idf: dict[str, float]) -> float:
+def _cosine(a: Counter[str], b: Counter[str], idf: dict[str, float]) -> float:
     dot = sum(a[w] * b[w] * idf[w] ** 2 for w in a if w in b)
     na = math.sqrt(sum((c * idf[w]) ** 2 for w, c in a.items()))
     nb = math.sqrt(sum((c * idf[w]) ** 2 for w, c in b.items()))

@@ -21,13 +21,13 @@ migrations = Migrations(MIGRATION_SET)
 @migrations()
 def m001_create_conversations(db: Database) -> None:
     """Conversations: a string id, a title, timestamps, pinned and archived flags."""
-    db["conversations"].create(
+    db.table("conversations").create(
         {"id": str, "title": str, "created_at": str, "updated_at": str, "pinned": int, "archived": int},
         pk="id",
         not_null={"created_at", "updated_at"},
         defaults={"title": "", "pinned": 0, "archived": 0},
     )
-    db["conversations"].create_index(["updated_at"], index_name="idx_conversations_updated")
+    db.table("conversations").create_index(["updated_at"], index_name="idx_conversations_updated")
 
 
 @migrations()
@@ -84,8 +84,8 @@ def m003_add_messages_fts(db: Database) -> None:
 def m004_add_conversation_summary(db: Database) -> None:
     """A rolling summary per conversation for context fitting, and the id of the last
     message it covers."""
-    db["conversations"].add_column("summary", str)
-    db["conversations"].add_column("summary_through", str)
+    db.table("conversations").add_column("summary", str)
+    db.table("conversations").add_column("summary_through", str)
 
 
 @migrations()

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import sqlite3
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -119,16 +120,19 @@ class Recall:
             part = rows[i:i + self.batch]
             vectors = np.asarray(embedder.encode([r["content"] for r in part]), dtype=np.float32)
             values = [(r["id"], embedder.name, int(v.shape[0]), v.tobytes()) for r, v in zip(part, vectors)]
-            # A message deleted meanwhile is skipped (EXISTS) rather than failing the foreign key.
-            self.store.transaction(lambda c, vals=values: [
-                c.execute("INSERT OR REPLACE INTO message_embeddings (message_id, model, dim, vector) "
-                          "SELECT ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM messages WHERE id = ?)", (*v, v[0]))
-                for v in vals])
+
+            def write(c: sqlite3.Connection, vals: list[tuple[Any, str, int, bytes]] = values) -> None:
+                # A message deleted meanwhile is skipped (EXISTS) rather than failing the foreign key.
+                for v in vals:
+                    c.execute("INSERT OR REPLACE INTO message_embeddings (message_id, model, dim, vector) "
+                              "SELECT ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM messages WHERE id = ?)", (*v, v[0]))
+
+            self.store.transaction(write)
             done += len(part)
         return done
 
     def embedded_count(self, model: str) -> int:
-        return self.store.select("SELECT count(*) AS n FROM message_embeddings WHERE model = ?", (model,))[0]["n"]
+        return int(self.store.select("SELECT count(*) AS n FROM message_embeddings WHERE model = ?", (model,))[0]["n"])
 
     # Search -----------------------------------------------------------------------------------
     def search(self, query: str, *, exclude_conversation: str | None = None, limit: int = 6,
@@ -164,8 +168,8 @@ class Recall:
             ranked.append([r["id"] for r in ranking])
             rows.update({r["id"]: r for r in ranking})
         scores: dict[str, float] = {}
-        for ranking in ranked:
-            for rank, key in enumerate(ranking):
+        for ids in ranked:
+            for rank, key in enumerate(ids):
                 scores[key] = scores.get(key, 0.0) + 1.0 / (RRF_K + rank + 1)
         best = sorted(scores, key=lambda k: (-scores[k], k))[:limit]
         return [self._hit(rows[k], scores[k], words) for k in best]

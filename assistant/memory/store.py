@@ -175,7 +175,7 @@ class Store:
             except sqlite3.Error as exc:
                 raise sqlconn.translate(exc, self.path) from None
 
-    def select(self, sql: str, params: tuple | dict = ()) -> list[dict[str, Any]]:
+    def select(self, sql: str, params: tuple[Any, ...] | dict[str, Any] = ()) -> list[dict[str, Any]]:
         """Rows of one read-only statement, as dicts keyed by column name."""
         conn = self.db.conn
 
@@ -256,7 +256,7 @@ class Store:
         self._update_conversation(conversation_id, "summary = ?, summary_through = ?", (summary, through_message_id),
                                   touch=False)
 
-    def _update_conversation(self, cid: str, assignments: str, params: tuple, touch: bool = True) -> None:
+    def _update_conversation(self, cid: str, assignments: str, params: tuple[Any, ...], touch: bool = True) -> None:
         stamp = ", updated_at = ?" if touch else ""
         args = params + ((self.clock(),) if touch else ()) + (cid,)
 
@@ -351,7 +351,7 @@ class Store:
         return Message.from_row(rows[0]) if rows else None
 
     def count_messages(self) -> int:
-        return self.select("SELECT count(*) AS n FROM messages")[0]["n"]
+        return int(self.select("SELECT count(*) AS n FROM messages")[0]["n"])
 
     # Search ----------------------------------------------------------------------------------
     def search(self, query: str, limit: int = 20, marks: tuple[str, str] = ("**", "**")) -> list[SearchHit]:

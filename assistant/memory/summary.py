@@ -15,7 +15,7 @@ import logging
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, Protocol, Sequence
 
 from assistant.backends.base import ChatMessage, GenerationRequest
 
@@ -27,6 +27,13 @@ log = logging.getLogger(__name__)
 PROMPT_FILE = Path(__file__).resolve().parents[2] / "prompts" / "conversation_summary.txt"
 _FALLBACK_PROMPT = "Summarize the earlier conversation briefly: goals, facts, decisions, open questions."
 MIN_TURN_CHARS = 48  # turns are cut no shorter than this before the oldest are left out
+
+
+class SummaryStore(Protocol):
+    """What the summariser writes to (:class:`assistant.memory.store.Store`)."""
+
+    def set_summary(self, conversation_id: str, summary: str | None,
+                    through_message_id: str | None = None) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -105,7 +112,7 @@ class Summariser:
         store: the conversation store (``set_summary``).
     """
 
-    def __init__(self, settings: "Settings", models: "ModelManager", store: object) -> None:
+    def __init__(self, settings: "Settings", models: "ModelManager", store: SummaryStore) -> None:
         self.settings = settings
         self.models = models
         self.store = store

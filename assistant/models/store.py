@@ -60,12 +60,16 @@ class ModelStore:
     def path_for(self, name: str) -> Path | None:
         """Where the model's GGUF file is (or will be); None for remote models."""
         spec = self.settings.model(name)
+        # ModelSpec's validator has checked that the fields each source needs are set.
         if spec.source == "path":
-            return Path(spec.path).expanduser()  # type: ignore[arg-type]
+            assert spec.path is not None
+            return Path(spec.path).expanduser()
         if spec.source == "package":
-            return self.settings.model_dir / spec.file  # type: ignore[operator]
+            assert spec.file is not None
+            return self.settings.model_dir / spec.file
         if spec.source == "hf":
-            return self.settings.model_dir / "hf" / spec.hf_repo.replace("/", "--") / spec.hf_file  # type: ignore[union-attr]
+            assert spec.hf_repo is not None and spec.hf_file is not None
+            return self.settings.model_dir / "hf" / spec.hf_repo.replace("/", "--") / spec.hf_file
         return None
 
     # Verification ------------------------------------------------------------------------
@@ -74,7 +78,7 @@ class ModelStore:
 
     def _stamp_ok(self, path: Path, sha: str) -> bool:
         try:
-            data = json.loads(self._stamp(path).read_text())
+            data: object = json.loads(self._stamp(path).read_text())
             st = path.stat()
             return data == {"sha256": sha, "size": st.st_size, "mtime_ns": st.st_mtime_ns}
         except (OSError, ValueError):
@@ -202,6 +206,7 @@ class ModelStore:
             from huggingface_hub import hf_hub_download
         except ImportError:  # pragma: no cover - installed with sentence-transformers
             raise ModelFileError("huggingface_hub is not installed", "pip install huggingface_hub") from None
+        assert spec.hf_repo is not None and spec.hf_file is not None  # checked by ModelSpec's validator
         log(f"downloading {spec.hf_file} from Hugging Face repo {spec.hf_repo}")
         try:
             got = hf_hub_download(spec.hf_repo, spec.hf_file, local_dir=path.parent)

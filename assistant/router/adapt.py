@@ -21,7 +21,7 @@ import logging
 import threading
 from collections import OrderedDict
 from pathlib import Path
-from typing import Any, Callable, Protocol, Sequence
+from typing import Any, Callable, Protocol, Sequence, TypeVar
 
 import numpy as np
 
@@ -128,18 +128,21 @@ class AdaptedEmbedder:
             return embed_by_length(texts, lambda part: self._forward(part).numpy())
 
 
-def adapt(base: TunableBase, texts: Sequence[str], labels: Sequence[int], x: np.ndarray,
-          cache_dir: Path | None, progress: Progress | None = None) -> AdaptedEmbedder | TunableBase:
+_Base = TypeVar("_Base", bound=TunableBase)
+
+
+def adapt(base: _Base, texts: Sequence[str], labels: Sequence[int], x: np.ndarray,
+          cache_dir: Path | None, progress: Progress | None = None) -> AdaptedEmbedder | _Base:
     """Tune ``base``'s top layers on ``texts`` labelled ``labels`` (``x``: their base vectors).
 
     Returns the base embedder unchanged when there is nothing to learn (fewer than two
     labels). Saved tuned layers in ``cache_dir`` are reused when the examples are the same.
     """
-    labels = np.asarray(labels, dtype=np.int64)
-    classes = np.unique(labels)
+    label_ids = np.asarray(labels, dtype=np.int64)
+    classes = np.unique(label_ids)
     if len(classes) < MIN_CLASSES or len(texts) < MIN_CLASSES:
         return base
-    key = content_hash(ADAPT_VERSION, base.name, str(TUNED_LAYERS), *(f"{y}\t{t}" for t, y in zip(texts, labels)))
+    key = content_hash(ADAPT_VERSION, base.name, str(TUNED_LAYERS), *(f"{y}\t{t}" for t, y in zip(texts, label_ids)))
     onnx_file = None
     if base.onnx is not None and base.onnx_dir is not None:
         # Keyed by the tuned layers and the base's own export, so a new base model exports again.
@@ -166,7 +169,7 @@ def adapt(base: TunableBase, texts: Sequence[str], labels: Sequence[int], x: np.
                 path.touch()  # recently used: kept by the pruning below
             return _with_onnx(AdaptedEmbedder(base, model, tuned, key), onnx_file)
     embedder = AdaptedEmbedder(base, model, tuned, key)
-    _train(embedder, list(texts), labels, x, progress)
+    _train(embedder, list(texts), label_ids, x, progress)
     tuned.eval()
     if path is not None:
         from safetensors.torch import save

@@ -20,7 +20,7 @@ import numpy as np
 CACHE_VERSION = "1"
 
 
-def write_cache_file(path: Path, write: Callable[[BinaryIO], None]) -> bool:
+def write_cache_file(path: Path, write: Callable[[BinaryIO], object]) -> bool:
     """Write a cache file atomically (temp file + rename); False when the disk refused.
 
     A cache write is best effort: a read-only or full disk only costs a recompute later.

@@ -15,6 +15,7 @@ when there is no data at all (a single example).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, Mapping
 
 import numpy as np
 
@@ -80,10 +81,11 @@ class Calibration:
         return out
 
     @classmethod
-    def from_dict(cls, data: dict[str, object]) -> "Calibration":
-        data = dict(data)
-        data["curve"] = tuple(dict(p) for p in data.get("curve") or ())  # type: ignore[union-attr]
-        return cls(**data)  # type: ignore[arg-type]
+    def from_dict(cls, data: Mapping[str, Any]) -> "Calibration":
+        """From :meth:`as_dict`'s JSON, as stored with the router (decoded, not validated)."""
+        fields = dict(data)
+        fields["curve"] = tuple(dict(p) for p in fields.get("curve") or ())
+        return cls(**fields)
 
 
 def rates_at(in_scores: np.ndarray, in_correct: np.ndarray, oos_scores: np.ndarray,

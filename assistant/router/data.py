@@ -62,11 +62,14 @@ def _parse_line(path: Path, number: int, line: str) -> Example:
         raise RouterError(f"{path}, line {number}: invalid JSON ({exc.msg})", hint) from None
     if not isinstance(obj, dict):
         raise RouterError(f"{path}, line {number}: expected a JSON object, got {type(obj).__name__}", hint)
-    text, label = obj.get("text"), obj.get("label")
-    for key, value in (("text", text), ("label", label)):
+
+    def non_empty(key: str) -> str:
+        value = obj.get(key)
         if not isinstance(value, str) or not value.strip():
             raise RouterError(f"{path}, line {number}: '{key}' must be a non-empty string", hint)
-    return Example(text=text, label=label)  # type: ignore[arg-type]
+        return value
+
+    return Example(text=non_empty("text"), label=non_empty("label"))
 
 
 def routes_from_examples(examples: list[Example]) -> list[RouteSpec]:

@@ -60,8 +60,11 @@ def choose(head: Head, vec: np.ndarray, text: str, cal: Calibration, reject: str
     runner = routes[1] if len(routes) > 1 else (None, None)
     margin = best_score - runner[1] if runner[1] is not None else None
     th = cal.threshold
-    common = dict(runner_up=runner[0], runner_up_score=runner[1], margin=margin, threshold=th,
-                  candidates=routes[:TOP_N], best=best)
+
+    def ranked_choice(skill: str | None, why: str) -> RouteChoice:
+        return RouteChoice(skill, best_score, runner_up=runner[0], runner_up_score=runner[1], margin=margin,
+                           threshold=th, reason=why, candidates=routes[:TOP_N], best=best)
+
     nearest = head.classes[nearest_class] if nearest_class >= 0 else reject
     if nearest_sim >= KNOWN_EXAMPLE_SIM and nearest != reject and nearest_class not in one.pushed:
         # The request all but repeats a known example (or a saved correction) of a route.
@@ -77,13 +80,13 @@ def choose(head: Head, vec: np.ndarray, text: str, cal: Calibration, reject: str
     if top[0] == reject:
         why = (f"closest to requests marked for general chat (corrections or out-of-scope examples, "
                f"score {top[1]:.2f}){tail}; falling back")
-        return RouteChoice(None, best_score, reason=why, **common)
+        return ranked_choice(None, why)
     if best_score < th:
         why = f"best match '{best}' scored {best_score:.2f}, below the threshold {th:.2f}{tail}; falling back"
-        return RouteChoice(None, best_score, reason=why, **common)
+        return ranked_choice(None, why)
     gap = f"{margin:.2f} ahead of '{runner[0]}'" if margin is not None else "the only skill"
     why = f"'{best}' scored {best_score:.2f} (threshold {th:.2f}), {gap}{tail}"
-    return RouteChoice(best, best_score, reason=why, **common)
+    return ranked_choice(best, why)
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ import os
 import re
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol, Sequence, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, Sequence, runtime_checkable
 
 import numpy as np
 
@@ -24,6 +24,8 @@ from assistant.router.onnx_path import EXPORT_VERSION, load_or_export, torch_ver
 from assistant.router.vectors import l2_normalise, mean_pool
 
 if TYPE_CHECKING:
+    from sentence_transformers import SentenceTransformer
+
     from assistant.config import Settings
 
 _WORD = re.compile(r"[a-z0-9']+")
@@ -141,6 +143,13 @@ class MiniLMEmbedder:
     # Cosine above which two messages are about the same thing: measured pairs on one topic
     # scored 0.57-0.67, unrelated ones at most 0.18. Recall's floor (``[memory]``).
     related_similarity = 0.35
+    # Set by load_torch(): the torch module, the first sentence-transformers module (its
+    # ``tokenizer`` and ``auto_model``), whether single queries take the lean path, threads.
+    _torch: Any
+    _first: Any
+    _fast: bool
+    _batch_threads: int
+    _query_threads: int
 
     def __init__(self, path: Path | None = None, threads: int | None = None, max_seq_length: int = 128,
                  query_threads: int | None = None, onnx_dir: Path | None = None) -> None:
@@ -156,7 +165,7 @@ class MiniLMEmbedder:
         self.threads = threads
         self.query_threads = query_threads
         self._lock = threading.Lock()  # torch modules are not safe to call from two threads at once
-        self._model = None  # the SentenceTransformer, once torch is loaded
+        self._model: SentenceTransformer | None = None  # once torch is loaded
         self.onnx_dir = Path(onnx_dir) if onnx_dir is not None else None
         self.onnx = None  # an OnnxEncoder once loaded or exported and checked
         if self.onnx_dir is not None:
@@ -251,8 +260,10 @@ class MiniLMEmbedder:
             if len(texts) == 1 and self._fast:
                 return self._encode_one(texts[0])
             self._threads(self._batch_threads)
+            model = self._model
+            assert model is not None  # load_torch() set it or raised
             with self._torch.inference_mode():
-                out = self._model.encode(
+                out = model.encode(
                     texts, batch_size=64, convert_to_numpy=True, normalize_embeddings=True, show_progress_bar=False
                 )
         return np.asarray(out, dtype=np.float32)

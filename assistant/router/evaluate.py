@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 
@@ -30,7 +30,7 @@ def run_eval(
     adapt: bool = True,
     keep_in_scope: float | None = DEFAULT_KEEP_IN_SCOPE,
     int8: bool = False,
-) -> dict[str, object]:
+) -> dict[str, Any]:
     """Evaluate the router on labelled JSONL files and return the figures.
 
     ``train`` may be several files (e.g. in-scope examples and out-of-scope negatives).

@@ -161,9 +161,9 @@ class Head:
             sims = q[start : start + 256] @ self.examples.T
             grouped = np.where(valid[has], sims[:, index[has]], -np.inf)
             out[start : start + 256, has] = _top_k_mean(grouped, counts[has])
-            if with_neg:
+            if nearest is not None:
                 nearest[start : start + 256, has] = grouped.max(axis=-1)
-        if with_neg:
+        if nearest is not None:
             penalty = self.negative_penalty(q, nearest)[0]
             out = np.maximum(out - penalty, -1.0)
         return out

@@ -49,15 +49,19 @@ def close_examples(examples: Sequence[str], others: Sequence[RouteSpec], embedde
     return sorted(out, key=lambda c: -c.similarity)
 
 
-def example_warnings(name: str, examples: Sequence[str], others: Sequence[RouteSpec], embedder: Embedder,
+def example_warnings(name: str, examples: Sequence[str], others: Sequence[RouteSpec], embedder: Embedder | None,
                      cache_dir: Path | None = None, where: str = "", shown: int = 3) -> list[str]:
-    """``skills check`` warnings: too few examples, or examples another skill all but repeats."""
+    """``skills check`` warnings: too few examples, or examples another skill all but repeats.
+
+    ``embedder=None`` checks the count only (the callers then pass no ``others``).
+    """
     prefix = f"{where}: " if where else ""
     out = []
     if len(examples) < MIN_EXAMPLES:
         out.append(f"{prefix}only {len(examples)} examples; the router needs at least {MIN_EXAMPLES} "
                    f"(about 10 routes well) for a stable threshold")
-    close = close_examples(examples, [r for r in others if r.name != name], embedder, cache_dir)
+    close = [] if embedder is None else close_examples(examples, [r for r in others if r.name != name], embedder,
+                                                       cache_dir)
     for c in close[:shown]:
         out.append(f"{prefix}example '{c.example}' is very close to '{c.other_example}' of skill '{c.other}' "
                    f"(cosine {c.similarity:.2f} > {CLOSE_SIMILARITY}); the router may not tell them apart: "

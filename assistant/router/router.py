@@ -254,7 +254,8 @@ def _embed_chunks(chunks: list[tuple[str, list[str]]], index: dict[str, int], em
                   cache: EmbeddingCache, extra: int, progress: Progress | None):
     """Embed every chunk's texts (cached); returns (x, y, texts, content keys)."""
     total = sum(len(t) for _, t in chunks) + extra
-    xs, ys, keys, all_texts = [], [], [], []
+    xs, ys, keys = [], [], []
+    all_texts: list[str] = []
     for name, texts in chunks:
         xs.append(_embed_texts(texts, embedder, cache, progress, len(all_texts), total))
         all_texts.extend(texts)
@@ -330,5 +331,5 @@ def _load_head(cache_dir: Path | None, key: str) -> tuple[Head, Calibration] | N
 def _save_head(cache_dir: Path | None, key: str, head: Head, cal: Calibration) -> None:
     path = _head_file(cache_dir, key)
     if path is not None:
-        write_cache_file(path, lambda fh: np.savez(
-            fh, calibration=np.array([json.dumps(cal.as_dict())]), **head.to_arrays()))
+        arrays = {"calibration": np.array([json.dumps(cal.as_dict())]), **head.to_arrays()}
+        write_cache_file(path, lambda fh: np.savez(fh, allow_pickle=True, **arrays))  # numpy's default, named

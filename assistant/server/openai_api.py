@@ -124,7 +124,8 @@ class ChatCompletionRequest(BaseModel):
         return self.conversation()[:-1]
 
     def conversation(self) -> list[ChatMessage]:
-        return [ChatMessage(m.role, m.content) for m in self.messages if m.role not in _IGNORED_ROLES]
+        return [ChatMessage("user" if m.role == "user" else "assistant", m.content)
+                for m in self.messages if m.role not in _IGNORED_ROLES]
 
     def generation(self) -> dict[str, Any]:
         """Sampling overrides for the pipeline (only those the client set)."""

@@ -21,7 +21,7 @@ from assistant.server.app import create_app
 from assistant.server.service import AssistantService
 from assistant.server.settings import DEFAULT_KEY_ENV, ServerSettings
 
-SHUTDOWN_S = 10.0  # graceful shutdown: a connection still open after this is dropped
+SHUTDOWN_S = 10  # seconds (uvicorn takes an int); graceful shutdown: a connection still open after this is dropped
 START_S = 30.0
 
 

@@ -85,7 +85,7 @@ def _csv(path: Path, limits: Limits) -> Table:
         reader = csv.reader(io.StringIO(text), dialect)
         header = next(reader, [])
         columns = _columns(header)
-        rows = []
+        rows: list[dict[str, Any]] = []
         for values in reader:
             if not any(v.strip() for v in values):
                 continue
@@ -168,7 +168,7 @@ def _xlsx(path: Path, limits: Limits) -> Table:
     try:
         values = book.active.iter_rows(values_only=True)
         columns = _columns(next(values, ()) or ())
-        rows = []
+        rows: list[dict[str, Any]] = []
         for record in values:
             _check_time(deadline, path)
             if len(rows) >= limits.max_rows:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from assistant.errors import SkillError
 from assistant.skills.manifest import DEFAULT_MODEL, MANIFEST_FILE, Manifest, load_manifest
 from assistant.skills.prompts import PROMPTS_DIR, REPO_ROOT, resolve_file
-from assistant.skills.skill import DEFAULT_TIMEOUT_S, Skill
+from assistant.skills.skill import Skill
 
 if TYPE_CHECKING:
     from assistant.config import Settings
@@ -139,5 +139,5 @@ def load_folder(folder: Path, settings: "Settings", *, source: str, manifest: Ma
         name=manifest.name, manifest=manifest, source=source, origin=str(folder), handler=handler, folder=folder,
         prompt_template=_prompt(manifest, folder), output_schema=_schema(manifest, folder, module),
         tools={t.name: t for t in tools},
-        timeout_s=manifest.timeout_s or getattr(settings.skills, "handler_timeout_s", DEFAULT_TIMEOUT_S),
+        timeout_s=manifest.timeout_s or settings.skills.handler_timeout_s,
     )

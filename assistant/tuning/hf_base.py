@@ -52,7 +52,7 @@ def dequantize_to(gguf_path: Path, out: Path) -> Path:
             "fine-tuning needs a GGUF architecture transformers supports (llama, gemma3, qwen2, ...)",
         ) from None
     # The weights are plain float tensors now; drop the GGUF marker that blocks saving.
-    model.hf_quantizer = None
+    model.hf_quantizer = None  # type: ignore[assignment]  # torch's Module.__setattr__ stub takes only tensors, modules
     if hasattr(model.config, "quantization_config"):
         del model.config.quantization_config
     model.save_pretrained(tmp, safe_serialization=True)

@@ -160,7 +160,8 @@ def wrap_lora(model: Any, config: TuneConfig) -> Any:
         # Adapting only the top layers means backward stops there: a step costs about
         # forward + 2 x (top/all) instead of 3 forwards.
         extra["layers_to_transform"] = list(range(n_layers - config.top_layers, n_layers))
-    lora = LoraConfig(r=config.rank, lora_alpha=config.alpha, target_modules=targets, lora_dropout=0.0, bias="none", **extra)
+    lora = LoraConfig(r=config.rank, lora_alpha=config.alpha,  # type: ignore[arg-type]  # peft: int, used as alpha / r
+                      target_modules=targets, lora_dropout=0.0, bias="none", **extra)
     import torch
 
     torch.manual_seed(config.seed)
