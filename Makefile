@@ -10,7 +10,10 @@ STAMP := $(VENV)/.installed
 chat: setup
 	$(BIN)/assistant
 
+# Lint and types first (a few seconds, about a minute for mypy's first run), then the suite.
 test: setup
+	$(BIN)/ruff check assistant skills tests benchmarks
+	$(BIN)/mypy
 	@$(BIN)/python -m pytest $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: treating as a failure" >&2; exit 1; fi; \
 	exit $$rc

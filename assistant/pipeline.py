@@ -472,7 +472,7 @@ class Pipeline:
         except AssistantError as exc:
             yield from self._fail(conversation_id, reply_id, exc, parts, skill.name, access)
             return
-        except Exception as exc:  # a skill bug becomes a chat message, never a traceback
+        except Exception as exc:  # noqa: BLE001 - a skill bug becomes a chat message, never a traceback
             err = AssistantError(f"skill '{skill.name}' failed: {type(exc).__name__}: {exc}", "try again, or force another skill")
             yield from self._fail(conversation_id, reply_id, err, parts, skill.name, access)
             return

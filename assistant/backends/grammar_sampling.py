@@ -103,7 +103,7 @@ class CandidateGrammarSampler:
     def __del__(self) -> None:
         try:
             self.close()
-        except Exception:  # interpreter shutdown: the library may already be gone
+        except Exception:  # noqa: BLE001 - interpreter shutdown: the library may already be gone
             pass
 
 

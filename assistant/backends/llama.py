@@ -43,7 +43,7 @@ class _Saved:
 
 def _common_prefix(a: list[int], b: list[int]) -> int:
     n = 0
-    for x, y in zip(a, b):
+    for x, y in zip(a, b, strict=False):
         if x != y:
             break
         n += 1
@@ -176,7 +176,7 @@ class LlamaBackend:
 
             try:
                 self._grammars[key] = LlamaGrammar.from_json_schema(key, verbose=False)
-            except Exception as exc:  # the converter raises several types on unsupported schemas
+            except Exception as exc:  # noqa: BLE001 - the converter raises several types on unsupported schemas
                 raise ModelError(f"cannot turn the output schema into a grammar: {exc}", "simplify the skill's schema") from None
         return self._grammars[key]
 

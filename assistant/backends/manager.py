@@ -80,7 +80,7 @@ class ModelManager:
         for listener in list(self.listeners):
             try:
                 listener(state)
-            except Exception:  # a broken listener must not break loading
+            except Exception:  # noqa: BLE001 - a broken listener must not break loading
                 pass
 
     def states(self) -> list[ModelState]:
@@ -131,7 +131,7 @@ class ModelManager:
                     f"not enough memory to load '{name}'",
                     "lower runtime.memory_budget_mb or n_ctx, or close other programs",
                 ) from None
-            except Exception as exc:  # llama.cpp reports failed loads as ValueError/RuntimeError
+            except Exception as exc:  # noqa: BLE001 - llama.cpp reports failed loads as ValueError/RuntimeError
                 self._set_state(ModelState(name, "failed", 0, str(exc)))
                 raise ModelError(f"could not load model '{name}': {exc}", "check the file with `assistant models verify`") from None
             with self._lock:

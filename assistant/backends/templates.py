@@ -97,7 +97,8 @@ def render_template(source: str, messages: Sequence[ChatMessage], bos: str = "",
         TemplateError: the template is invalid or fails to render.
         jinja2.exceptions.SecurityError: the template tried to escape the sandbox.
     """
-    from jinja2.exceptions import SecurityError, TemplateError as JinjaError
+    from jinja2.exceptions import SecurityError
+    from jinja2.exceptions import TemplateError as JinjaError
 
     template = _compile(source)
     try:

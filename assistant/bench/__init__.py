@@ -4,7 +4,7 @@
 for a plugin's own skill (see :mod:`assistant.bench.base`).
 """
 
-from assistant.bench.base import Benchmark, BenchItem, read_rows, sample
+from assistant.bench.base import BenchItem, Benchmark, read_rows, sample
 from assistant.bench.registry import find_benchmark, register, registered
 from assistant.bench.runner import BenchRun, ModelReport, run_benchmark
 

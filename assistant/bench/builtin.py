@@ -11,7 +11,7 @@ import random
 import re
 from typing import Any, Callable
 
-from assistant.bench.base import Benchmark, BenchItem, Scores
+from assistant.bench.base import BenchItem, Benchmark, Scores
 from assistant.bench.metrics import label_metrics, micro_f1, normalize_answer, normalize_value, rouge
 from assistant.skills.structured import match_label
 
@@ -162,7 +162,7 @@ def _nq_score(reply: str, item: BenchItem) -> Scores:
 
 
 def _arc_request(row: dict[str, Any], rng: random.Random) -> BenchItem:
-    options = "\n".join(f"{label}. {choice}" for label, choice in zip(row["labels"], row["choices"]))
+    options = "\n".join(f"{label}. {choice}" for label, choice in zip(row["labels"], row["choices"], strict=False))
     text = f"{row['question']}\n{options}\nAnswer with the letter of the correct choice."
     return BenchItem(str(row["id"]), text, row["labels"][row["answer_index"]],
                      {"labels": list(row["labels"]), "choices": list(row["choices"])})
@@ -177,7 +177,7 @@ def pick_letter(reply: str, labels: list[str], choices: list[str]) -> str | None
         m = re.search(pattern, text)
         if m:
             return m[1]
-    quoted = [label for label, choice in zip(labels, choices) if choice.lower().rstrip(".") in text.lower()]
+    quoted = [label for label, choice in zip(labels, choices, strict=False) if choice.lower().rstrip(".") in text.lower()]
     return quoted[0] if len(quoted) == 1 else None
 
 

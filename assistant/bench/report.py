@@ -72,7 +72,7 @@ def format_run(run: BenchRun) -> str:
         rows.append([r.label, *cells, f"{r.ttft_ms_p50 or 0:.0f}", f"{r.tokens_per_s_p50 or 0:.1f}",
                      f"{r.ms_per_item_p50 or 0:.0f}", f"{r.peak_rss_mb:.0f}"])
     widths = [max(len(str(row[i])) for row in rows) for i in range(len(head))]
-    lines = ["  ".join(str(c).ljust(w) for c, w in zip(row, widths)).rstrip() for row in rows]
+    lines = ["  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=False)).rstrip() for row in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
     best = run.winner()
     lines.append(f"\n{run.bench} via {'the model alone (raw)' if run.mode == 'raw' else f'the {run.skill} skill'}, "

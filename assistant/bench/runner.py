@@ -16,11 +16,11 @@ import sys
 import threading
 import time
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, Callable
 
 from assistant.backends.base import ChatMessage, GenerationRequest, GenerationResult
-from assistant.bench.base import Benchmark, BenchItem
+from assistant.bench.base import BenchItem, Benchmark
 from assistant.bench.metrics import bootstrap
 from assistant.errors import AssistantError
 from assistant.skills.skill import SkillTimeout
@@ -183,7 +183,7 @@ def run_benchmark(settings: Any, bench: Benchmark, items: list[BenchItem], candi
 
     own = manager is None
     manager = manager or ModelManager(settings)
-    started = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    started = datetime.now(UTC).isoformat(timespec="seconds")
     reports = []
     try:
         answer = _RawRunner(manager, bench.max_tokens or 512) if raw else _SkillRunner(settings, manager, skill or bench.skill, bench)
@@ -203,7 +203,7 @@ def _run_candidate(manager: Any, answer: Answer, bench: Benchmark, items: list[B
     t0 = time.perf_counter()
     try:
         manager.get(candidate.model, candidate.adapter)
-    except Exception as exc:  # a broken candidate must not stop the comparison
+    except Exception as exc:  # noqa: BLE001 - a broken candidate must not stop the comparison
         return ModelReport(candidate.label, candidate.model, adapter, 0, {}, {}, None, None, None, 0.0, 0.0,
                            error=getattr(exc, "message", str(exc)))
     load_s = time.perf_counter() - t0

@@ -99,7 +99,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     if args.json:
         print_json(result)
         return 0
-    fmt = lambda v: "n/a" if v is None else f"{v:.4f}"  # noqa: E731
+    fmt = lambda v: "n/a" if v is None else f"{v:.4f}"
     print(f"accuracy (in scope)   {fmt(result['accuracy'])}   without fallback {fmt(result['accuracy_without_fallback'])}")
     print(f"out-of-scope recall   {fmt(result['oos_recall'])}")
     cal = result["calibration"]

@@ -15,7 +15,7 @@ import re
 import sqlite3
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -44,7 +44,7 @@ class DocsError(AssistantError):
 
 
 def now_iso() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="microseconds")
+    return datetime.now(UTC).isoformat(timespec="microseconds")
 
 
 def slug(text: str) -> str:
@@ -158,7 +158,7 @@ class DocsIndex:
         state = r["state"]
         if state == "indexing" and r.get("heartbeat_at"):
             beat = datetime.fromisoformat(r["heartbeat_at"])
-            if (datetime.now(timezone.utc) - beat).total_seconds() > STALE_AFTER_S:
+            if (datetime.now(UTC) - beat).total_seconds() > STALE_AFTER_S:
                 state = "interrupted"
         return Collection(id=r["id"], name=r["name"], root=r["root"], globs=json.loads(r["globs"] or "[]"),
                           state=state, created_at=r["created_at"], indexed_at=r["indexed_at"],
@@ -308,7 +308,7 @@ class DocsIndex:
             if rows:
                 texts = [embed_text(r["heading"], r["text"]) for r in rows]
                 vectors = np.asarray(embedder.encode(texts), dtype=np.float32)
-                values = [(r["id"], embedder.name, int(v.shape[0]), v.tobytes(), r["id"]) for r, v in zip(rows, vectors)]
+                values = [(r["id"], embedder.name, int(v.shape[0]), v.tobytes(), r["id"]) for r, v in zip(rows, vectors, strict=True)]
 
                 def write(c: sqlite3.Connection, vals: list[tuple[Any, str, int, bytes, Any]] = values) -> None:
                     c.executemany("INSERT OR IGNORE INTO docs_vectors (chunk_id, model, dim, vector) SELECT ?, ?, ?, ? "

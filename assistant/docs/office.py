@@ -89,7 +89,7 @@ def read_docx(data: bytes) -> Document:
     check_zip(data, "DOCX").close()
     try:
         document = docx.Document(io.BytesIO(data))
-    except Exception as exc:  # python-docx raises several types for broken files
+    except Exception as exc:  # noqa: BLE001 - python-docx raises several types for broken files
         raise Skip(f"unreadable DOCX: {type(exc).__name__}: {str(exc)[:120]}") from None
     blocks: list[Block] = []
     number = 0
@@ -117,7 +117,7 @@ def read_docx(data: bytes) -> Document:
 
 # Tables ------------------------------------------------------------------------------------
 def _row_text(header: list[str], values: list[str]) -> str:
-    pairs = [(h, v) for h, v in zip(header, values) if v]
+    pairs = [(h, v) for h, v in zip(header, values, strict=False) if v]
     extra = [v for v in values[len(header):] if v]
     return "; ".join([f"{h}: {v}" if h else v for h, v in pairs] + extra)
 
@@ -171,7 +171,7 @@ def read_tsv(data: bytes) -> Document:
 def read_xlsx(data: bytes) -> Document:
     """Every sheet's rows; each sheet's name is a heading, so a citation names it."""
     try:
-        import defusedxml  # openpyxl parses XML safely only with it
+        import defusedxml  # noqa: F401 - openpyxl parses XML safely only when it is installed
         import openpyxl
         from openpyxl.xml import DEFUSEDXML
     except ImportError:
@@ -181,7 +181,7 @@ def read_xlsx(data: bytes) -> Document:
     check_zip(data, "XLSX").close()
     try:
         book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except Exception as exc:  # openpyxl raises many types for broken files
+    except Exception as exc:  # noqa: BLE001 - openpyxl raises many types for broken files
         raise Skip(f"unreadable XLSX: {type(exc).__name__}: {str(exc)[:120]}") from None
     try:
         blocks: list[Block] = []

@@ -239,7 +239,7 @@ def read_document(name: str, data: bytes) -> Document:
         raise
     except (MemoryError, RecursionError):
         raise Skip("too complex to read (memory or nesting limit)") from None
-    except Exception as exc:  # a parser bug or a hostile file must never stop the index
+    except Exception as exc:  # noqa: BLE001 - a parser bug or a hostile file must never stop the index
         raise Skip(f"unreadable {kind} file: {type(exc).__name__}: {str(exc)[:120]}") from None
     if not any(b.text.strip() for b in doc.blocks):
         raise Skip("no text found" + (" (a scanned PDF needs OCR first)" if kind == "pdf" else ""))

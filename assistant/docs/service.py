@@ -96,7 +96,7 @@ class DocsService:
                 if self._stop.is_set():
                     return
                 self._refresh_one(coll)
-        except Exception as exc:  # a background failure is reported, never raised into the chat
+        except Exception as exc:  # noqa: BLE001 - a background failure is reported, never raised into the chat
             log.warning("docs: background indexing failed: %s", exc)
             self.errors.append(f"{type(exc).__name__}: {exc}")
         finally:
@@ -109,7 +109,7 @@ class DocsService:
 
         try:
             self.index.scan(coll.name, progress=report, stop=self._stop.is_set)
-        except Exception as exc:  # one broken collection (its folder gone) must not stop the rest
+        except Exception as exc:  # noqa: BLE001 - one broken collection (its folder gone) must not stop the rest
             log.warning("docs: could not re-scan %s: %s", coll.name, exc)
             self.errors.append(f"{coll.name}: {exc}")
             return

@@ -134,7 +134,7 @@ class McpConnection:
             future = self._loop.submit(self._start())
             try:
                 future.result(timeout=self.start_timeout_s + 5)
-            except BaseException as exc:
+            except BaseException as exc:  # noqa: BLE001 - a failed start of any kind (even a cancel) stops the server and is reported
                 future.cancel()
                 self._stop_now()
                 reason = self._start_reason(exc)
@@ -279,7 +279,7 @@ class McpConnection:
                                    "the server was stopped; it starts again on the next use") from None
             except concurrent.futures.CancelledError:
                 raise McpCancelled(f"the call to {tool} was cancelled", "") from None
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - any failure of the call becomes an McpError naming the tool
                 raise self._call_error(tool, exc) from None
 
     def _call_error(self, tool: str, exc: BaseException) -> McpError:

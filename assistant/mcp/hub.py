@@ -120,7 +120,7 @@ class McpHub:
         if changed and self.on_change is not None:
             try:
                 self.on_change()
-            except Exception as exc:  # a listener must not break the call path
+            except Exception as exc:  # noqa: BLE001 - a listener must not break the call path
                 log.warning("MCP tool-list listener failed: %s", exc)
         return conn.tools
 
@@ -136,7 +136,7 @@ class McpHub:
                     self.tools(name)
                 except McpError as exc:
                     log.info("%s", exc.message)
-                except Exception as exc:  # never take the app down
+                except Exception as exc:  # noqa: BLE001 - never take the app down
                     self.connection(name).fail(f"{type(exc).__name__}: {exc}")
 
         thread = threading.Thread(target=run, name="mcp-start", daemon=True)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import random
 import sqlite3
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Callable, TypeVar
 
@@ -137,7 +137,7 @@ def connect(path: Path | None, busy_timeout_s: float = BUSY_TIMEOUT_S) -> sqlite
 
 def move_aside(path: Path) -> Path:
     """Rename a damaged database (and its WAL/SHM files) to a unique ``.corrupt-`` name."""
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     base = path.with_name(f"{path.name}.corrupt-{stamp}")
     target, n = base, 1
     while any(Path(f"{target}{s}").exists() for s in ("", "-wal", "-shm")):

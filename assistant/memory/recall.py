@@ -15,7 +15,7 @@ import logging
 import re
 import sqlite3
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Literal
 
@@ -119,7 +119,7 @@ class Recall:
         for i in range(0, len(rows), self.batch):
             part = rows[i:i + self.batch]
             vectors = np.asarray(embedder.encode([r["content"] for r in part]), dtype=np.float32)
-            values = [(r["id"], embedder.name, int(v.shape[0]), v.tobytes()) for r, v in zip(part, vectors)]
+            values = [(r["id"], embedder.name, int(v.shape[0]), v.tobytes()) for r, v in zip(part, vectors, strict=True)]
 
             def write(c: sqlite3.Connection, vals: list[tuple[Any, str, int, bytes]] = values) -> None:
                 # A message deleted meanwhile is skipped (EXISTS) rather than failing the foreign key.
@@ -160,7 +160,7 @@ class Recall:
                 semantic = self._semantic(embedder, query_vec, exclude_conversation, since)
                 ranked.append([r["id"] for r in semantic])
                 rows.update({r["id"]: r for r in semantic})
-            except Exception:  # noqa: BLE001 - keywords still answer when the embedder fails
+            except Exception:
                 log.exception("recall: embedding search failed; using keywords only")
                 query_vec = None
         notes = self._notes(words, embedder if query_vec is not None else None, query_vec)
@@ -222,7 +222,7 @@ class Recall:
         if embedder is not None and query_vec is not None:
             missing = [i["content"] for i in items if (embedder.name, i["content"]) not in self._note_vectors]
             if missing:
-                for text, vec in zip(missing, np.asarray(embedder.encode(missing), dtype=np.float32)):
+                for text, vec in zip(missing, np.asarray(embedder.encode(missing), dtype=np.float32), strict=True):
                     self._note_vectors[(embedder.name, text)] = vec
             sims = [(float(self._note_vectors[(embedder.name, i["content"])] @ query_vec), i) for i in items]
             floor = self._floor(embedder)
@@ -259,5 +259,5 @@ class ScopedRecall:
     def search(self, query: str, limit: int = 6, since: datetime | str | None = None) -> list[RecallHit]:
         """See :meth:`Recall.search`; ``since`` may be a datetime."""
         if isinstance(since, datetime):
-            since = since.astimezone(timezone.utc).isoformat(timespec="microseconds")
+            since = since.astimezone(UTC).isoformat(timespec="microseconds")
         return self._recall.search(query, exclude_conversation=self.conversation_id, limit=limit, since=since)

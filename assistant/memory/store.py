@@ -13,7 +13,7 @@ import re
 import sqlite3
 import threading
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any, Callable, Literal, TypeVar
 
@@ -35,7 +35,7 @@ _CONV_COLS = ("id, title, created_at, updated_at, pinned, archived, summary, sum
 
 def now_iso() -> str:
     """Fixed-width UTC timestamps sort as text."""
-    return datetime.now(timezone.utc).isoformat(timespec="microseconds")
+    return datetime.now(UTC).isoformat(timespec="microseconds")
 
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
@@ -182,7 +182,7 @@ class Store:
         def attempt() -> list[dict[str, Any]]:
             cur = conn.execute(sql, params)
             cols = [d[0] for d in cur.description]
-            return [dict(zip(cols, row)) for row in cur.fetchall()]
+            return [dict(zip(cols, row, strict=True)) for row in cur.fetchall()]
 
         with self._lock:
             try:
@@ -332,8 +332,8 @@ class Store:
         """Mark replies left 'streaming' by a process that died as 'cancelled' (their
         partial text is kept); returns how many. Only rows older than ``older_than_s`` are
         touched, so a reply another live process is streaming right now is left alone."""
-        cutoff = datetime.fromtimestamp(datetime.now(timezone.utc).timestamp() - older_than_s,
-                                        timezone.utc).isoformat(timespec="microseconds")
+        cutoff = datetime.fromtimestamp(datetime.now(UTC).timestamp() - older_than_s,
+                                        UTC).isoformat(timespec="microseconds")
         return self.transaction(lambda c: c.execute(
             "UPDATE messages SET status = 'cancelled', error = coalesce(error, ?) "
             "WHERE status = 'streaming' AND created_at < ?",

@@ -146,7 +146,7 @@ class Summariser:
             job = plan_update(conversation_id, history, history_ids, summary, covers, dropped, target,
                               self.settings.memory.summary_min_messages)
             return job is not None and self.schedule(job)
-        except Exception:  # noqa: BLE001 - the summary is a convenience
+        except Exception:
             log.exception("could not plan a summary update for %s", conversation_id)
             return False
 
@@ -169,7 +169,7 @@ class Summariser:
     def _run(self, job: SummaryJob) -> None:
         try:
             self.run(job)
-        except Exception:  # noqa: BLE001 - a background failure must only be logged
+        except Exception:
             self.failures += 1
             log.exception("updating the summary of conversation %s failed", job.conversation_id)
         finally:

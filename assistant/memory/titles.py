@@ -27,7 +27,7 @@ def title_from_text(text: str, max_len: int = 48) -> str:
         max_len: the longest title, in characters (an ellipsis is added when cut).
     """
     body = _FENCE.sub(" ", text or "")
-    line = next((ln for ln in (l.strip() for l in body.splitlines()) if _MARKUP.sub("", ln).strip()), "")
+    line = next((ln for ln in (raw.strip() for raw in body.splitlines()) if _MARKUP.sub("", ln).strip()), "")
     line = " ".join(_MARKUP.sub(" ", line).split())
     line = "".join(ch for ch in line if ch.isprintable())
     line = _FILLER.sub("", line).strip(" ,.:;!-")

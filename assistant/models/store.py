@@ -210,7 +210,7 @@ class ModelStore:
         log(f"downloading {spec.hf_file} from Hugging Face repo {spec.hf_repo}")
         try:
             got = hf_hub_download(spec.hf_repo, spec.hf_file, local_dir=path.parent)
-        except Exception as exc:  # network, auth, missing file: all reported the same way
+        except Exception as exc:  # noqa: BLE001 - network, auth, missing file: all reported the same way
             raise ModelFileError(
                 f"download of {spec.hf_repo}/{spec.hf_file} failed: {exc}",
                 "check your network and the repo/file names, or download the file yourself and use source = \"path\"",

@@ -163,7 +163,7 @@ def best_threshold(
     acc_t, rec_t = float(acc_c[-1]), float(rec_c[-1])
     curve = [{"keep": level, "threshold": round(float(t), 4), "in_scope_accuracy": round(float(a), 4),
               "oos_recall": None if np.isnan(r) else round(float(r), 4)}
-             for level, t, a, r in zip(CURVE_KEEPS, levels, acc_c, rec_c)]
+             for level, t, a, r in zip(CURVE_KEEPS, levels, acc_c, rec_c, strict=True)]
     ok_scores = np.sort(in_scores[in_correct])
     return Calibration(
         threshold=threshold,
@@ -224,5 +224,5 @@ def leave_routes_out(
                 oos_s.append(top[neg])
                 in_s.append(top[~neg])
                 in_ok.append(win[~neg] == truth[~neg])
-    cat = lambda parts, dt: np.concatenate(parts).astype(dt) if parts else np.zeros(0, dt)  # noqa: E731
+    cat = lambda parts, dt: np.concatenate(parts).astype(dt) if parts else np.zeros(0, dt)
     return cat(in_s, np.float64), cat(in_ok, bool), cat(oos_s, np.float64)

@@ -200,7 +200,7 @@ class Head:
             rows = index[classes][mask]
             if shortlisted:  # each class's examples are one slice: no copy of the rows
                 starts = index[classes, 0]
-                sims = np.concatenate([self.examples[s : s + n] @ q[0] for s, n in zip(starts, counts[classes])])
+                sims = np.concatenate([self.examples[s : s + n] @ q[0] for s, n in zip(starts, counts[classes], strict=True)])
             else:
                 sims = (self.examples @ q[0])[rows]
             i = int(np.argmax(sims))
@@ -293,7 +293,7 @@ def fit_head(x: np.ndarray, y: np.ndarray, classes: list[str], texts: Sequence[s
     x = np.asarray(x, dtype=np.float32)[order]
     y = np.asarray(y, dtype=np.int64)[order]
     texts = [texts[i] for i in order]
-    n, dim = x.shape[0], x.shape[1] if x.ndim == 2 else 0
+    dim = x.shape[1] if x.ndim == 2 else 0
     weights = np.zeros((len(classes), dim), dtype=np.float32)
     bias = np.zeros(len(classes), dtype=np.float32)
     present = np.unique(y)

@@ -21,7 +21,7 @@ _TOKEN = re.compile(r"\b\w\w+\b")
 def terms(text: str) -> list[str]:
     """Lower-cased words of two or more characters, and each adjacent pair of them."""
     words = _TOKEN.findall(text.casefold())
-    return words + [f"{a} {b}" for a, b in zip(words, words[1:])]
+    return words + [f"{a} {b}" for a, b in zip(words, words[1:], strict=False)]
 
 
 class Lexicon:
@@ -72,7 +72,7 @@ class Lexicon:
             indices.append(cols)
             data.append(vals)
             indptr.append(indptr[-1] + len(cols))
-        cat = lambda parts, dt: np.concatenate(parts).astype(dt) if parts else np.zeros(0, dt)  # noqa: E731
+        cat = lambda parts, dt: np.concatenate(parts).astype(dt) if parts else np.zeros(0, dt)
         return sparse.csr_matrix(
             (cat(data, np.float32), cat(indices, np.int64), np.array(indptr)), shape=(len(texts), len(self))
         )

@@ -41,11 +41,11 @@ def close_examples(examples: Sequence[str], others: Sequence[RouteSpec], embedde
     if not own or not pairs:
         return []
     cache = EmbeddingCache(cache_dir)
-    encode = lambda texts: cache.get_or_compute(embedder.name, embedder.dim, texts, embedder.encode)  # noqa: E731
+    encode = lambda texts: cache.get_or_compute(embedder.name, embedder.dim, texts, embedder.encode)
     sims = encode(own) @ encode([t for _, t in pairs]).T
     best = sims.argmax(axis=1)
     out = [CloseExample(text, pairs[j][0], pairs[j][1], float(sims[i, j]))
-           for i, (text, j) in enumerate(zip(own, best)) if sims[i, j] > limit]
+           for i, (text, j) in enumerate(zip(own, best, strict=True)) if sims[i, j] > limit]
     return sorted(out, key=lambda c: -c.similarity)
 
 

@@ -147,7 +147,7 @@ class RouterService:
         except AssistantError as exc:
             self._finish(gen, None, "failed", f"{exc.message} ({exc.hint})" if exc.hint else exc.message)
             return
-        except Exception as exc:  # noqa: BLE001 - a background failure must become a state
+        except Exception as exc:
             log.exception("router build failed")
             self._finish(gen, None, "failed", f"{type(exc).__name__}: {exc}")
             return

@@ -162,7 +162,7 @@ def _xlsx(path: Path, limits: Limits) -> Table:
     deadline = _deadline(limits)
     try:
         book = openpyxl.load_workbook(path, read_only=True, data_only=True)
-    except Exception as exc:  # openpyxl raises many types for broken files
+    except Exception as exc:  # noqa: BLE001 - openpyxl raises many types for broken files
         raise SkillError(f"{path.name}: cannot read the spreadsheet: {type(exc).__name__}: {exc}",
                          "export it as CSV") from None
     try:
@@ -174,7 +174,7 @@ def _xlsx(path: Path, limits: Limits) -> Table:
             if len(rows) >= limits.max_rows:
                 raise SkillError(f"{path.name} has more than {limits.max_rows:,} rows", "split the file")
             if record and any(v is not None for v in record):
-                rows.append({c: ("" if v is None else v) for c, v in zip(columns, record)})
+                rows.append({c: ("" if v is None else v) for c, v in zip(columns, record, strict=False)})
     finally:
         book.close()
     return Table(path, columns, rows)

@@ -41,7 +41,7 @@ def import_code(path: Path, skill: str) -> ModuleType:
     sys.modules[module_name] = module  # pydantic models in the file resolve their own names
     try:
         spec.loader.exec_module(module)
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - any error in a skill's code marks that skill failed, with its line
         sys.modules.pop(module_name, None)
         line = getattr(exc, "lineno", None) or _traceback_line(exc, path)
         where = f"{path}:{line}" if line else str(path)

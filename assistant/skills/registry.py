@@ -168,7 +168,7 @@ def discover(settings: "Settings", *, builtin_dir: Path | None = None, user_dir:
         except SkillError as exc:
             builder.add(Skill(name=ep.name, source="entrypoint", origin=origin, status="failed",
                               error=f"{origin}: {exc.message} ({exc.hint})"))
-        except Exception as exc:  # one broken plugin must not stop the app (simonw/llm#1280)
+        except Exception as exc:  # noqa: BLE001 - one broken plugin must not stop the app (simonw/llm#1280)
             log.warning("skill plugin %s failed to load: %s", ep.name, exc)
             builder.add(Skill(name=ep.name, source="entrypoint", origin=origin, status="failed",
                               error=f"{origin}: loading the plugin failed: {type(exc).__name__}: {exc}"))
@@ -177,7 +177,7 @@ def discover(settings: "Settings", *, builtin_dir: Path | None = None, user_dir:
         source, origin = sources.get(impl.plugin_name, ("entrypoint", impl.plugin_name))
         try:
             impl.function(register=_Collector(builder, source, origin))
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - one plugin's failing register_skills loses only its own skills
             name = impl.plugin_name.split(":", 1)[-1]
             builder.add(Skill(name=name, source=source, origin=origin, status="failed",
                               error=f"{origin}: register_skills raised {type(exc).__name__}: {exc}"))
@@ -194,7 +194,7 @@ def _add_mcp_servers(builder: _Builder) -> None:
         from assistant.mcp.skill import mcp_skills
 
         skills = mcp_skills(builder.settings)
-    except Exception as exc:  # a broken MCP set-up must not stop the other skills
+    except Exception as exc:  # noqa: BLE001 - a broken MCP set-up must not stop the other skills
         builder.add(Skill(name="mcp", source="mcp", origin="[mcp.servers]", status="failed",
                           error=f"MCP servers could not be set up: {type(exc).__name__}: {exc}"))
         return

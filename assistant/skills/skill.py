@@ -204,7 +204,7 @@ def _work(handler: Handler, ctx: "SkillContext", inbox: queue.Queue, stop: threa
                 if close:
                     close()
                 return
-    except BaseException as exc:  # reported to the caller's thread; never lost in this one
+    except BaseException as exc:  # noqa: BLE001 - reported to the caller's thread; never lost in this one
         inbox.put(("error", exc))
     else:
         inbox.put(("done", None))

@@ -1,7 +1,7 @@
 """The state of one chat, apart from how it is drawn: which conversation is open, the pinned
 skill, attachments waiting for the next message, the queue and the one turn running.
 
-It holds no Textual objects' behaviour, so its rules (what waits, what starts next, what a
+It holds the reply widget a turn writes into but none of the drawing, so its rules (what waits, what starts next, what a
 new conversation resets) are tested without an app (tests/tui/test_session.py).
 """
 
@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from assistant.tui.screens.turns import ActiveTurn, Job
+from assistant.tui.widgets.chat_message import AssistantMessage
 
 
 @dataclass
@@ -48,7 +49,7 @@ class ChatSession:
         self.pending_attachments.clear()
         return files
 
-    def claim_next(self, reply: object) -> ActiveTurn | None:
+    def claim_next(self, reply: AssistantMessage) -> ActiveTurn | None:
         """Make the next queued job the active turn (answered into ``reply``), when nothing
         runs and nothing loads; None otherwise. Claimed synchronously, so two calls can never
         start two generations."""

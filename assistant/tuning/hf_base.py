@@ -46,7 +46,7 @@ def dequantize_to(gguf_path: Path, out: Path) -> Path:
     shutil.rmtree(tmp, ignore_errors=True)
     try:
         model = AutoModelForCausalLM.from_pretrained(gguf_path.parent, gguf_file=gguf_path.name, dtype=torch.float32)
-    except Exception as exc:  # transformers raises many types for unsupported files
+    except Exception as exc:  # noqa: BLE001 - transformers raises many types for unsupported files
         raise ModelError(
             f"transformers could not load {gguf_path.name} for training: {exc}",
             "fine-tuning needs a GGUF architecture transformers supports (llama, gemma3, qwen2, ...)",

@@ -71,7 +71,7 @@ def format_table(run: EvalRun, previous: dict[str, dict[str, Any]] | None = None
             f"{r.peak_rss_mb:.0f}", f"{r.load_s:.2f}",
         ])
     widths = [max(len(str(row[i])) for row in rows) for i in range(len(head))]
-    lines = ["  ".join(str(c).ljust(w) for c, w in zip(row, widths)).rstrip() for row in rows]
+    lines = ["  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=False)).rstrip() for row in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
     best = run.winner()
     lines.append(f"\n{run.items} items; best: {best.label if best else 'none'}"

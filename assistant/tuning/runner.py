@@ -10,7 +10,7 @@ from __future__ import annotations
 import statistics
 import time
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Callable
 
@@ -196,7 +196,7 @@ def evaluate(
 
     A candidate that fails to load is reported with its error; the others still run.
     """
-    started = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    started = datetime.now(UTC).isoformat(timespec="seconds")
     labels = eval_labels(items, task.output_schema)
     # Without a label schema, a label item is matched against every label the set uses.
     items = [dict(item, labels=item.get("labels", labels)) if item.get("check") == "label" else item for item in items]
@@ -207,7 +207,7 @@ def evaluate(
         t0 = time.perf_counter()
         try:
             backend = load(candidate)
-        except Exception as exc:  # a broken candidate must not stop the comparison
+        except Exception as exc:  # noqa: BLE001 - a broken candidate must not stop the comparison
             message = getattr(exc, "message", str(exc))
             reports.append(CandidateReport(candidate.label, candidate.model, str(candidate.adapter) if candidate.adapter else None,
                                            0, 0.0, 0.0, 0.0, {}, None, None, 0.0, 0.0, 0.0, 0.0, 0.0, error=message))

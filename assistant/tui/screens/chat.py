@@ -8,7 +8,7 @@ operations in the :class:`~assistant.tui.widgets.sidebar.Sidebar`.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import cast
+from typing import TypeVar, cast
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -19,7 +19,7 @@ from textual.widget import Widget
 from textual.widgets import Footer, Input, Static, TextArea
 
 from assistant.errors import AssistantError
-from assistant.events import Progress, ReplyFailed, ReplyFinished, RouteDecided, TextDelta
+from assistant.events import Progress, ReplyFailed, ReplyFinished, RouteDecided, TextDelta, TurnEvent
 from assistant.tui import commands
 from assistant.tui.host import TuiHost
 from assistant.tui.messages import (
@@ -43,6 +43,8 @@ from assistant.tui.widgets.chat_message import AssistantMessage, NoteMessage, Us
 from assistant.tui.widgets.prompt import PromptInput
 from assistant.tui.widgets.sidebar import Sidebar
 from assistant.tui.widgets.status import StatusBar
+
+W = TypeVar("W", bound=Widget)
 
 WELCOME = "Type a message and press Enter (Ctrl+J for a new line). /help lists commands; F1 shows keys."
 _LABELS = {
@@ -105,7 +107,7 @@ class ChatScreen(Screen[None]):
     def status_bar(self) -> StatusBar:
         return self.query_one("#status", StatusBar)
 
-    async def add(self, widget: Widget) -> Widget:
+    async def add(self, widget: W) -> W:
         """Append an entry to the chat log and keep it in view."""
         await self.log_view.mount(widget)
         self.log_view.scroll_end(animate=False)
@@ -191,8 +193,10 @@ class ChatScreen(Screen[None]):
     def _turn_worker(self, turn: ActiveTurn, conversation_id: str | None) -> None:
         pipeline = self.host.pipeline
         assert pipeline is not None
-        batcher = Batcher(lambda events: self.post_message(TurnEventsArrived(turn.turn_id, events)),
-                          self.host.tui_settings.flush_interval_ms / 1000)
+        def post(events: list[TurnEvent]) -> None:
+            self.post_message(TurnEventsArrived(turn.turn_id, events))
+
+        batcher = Batcher(post, self.host.tui_settings.flush_interval_ms / 1000)
         job = turn.job
         try:
             if job.kind == "regen":

@@ -57,8 +57,6 @@ class ChatView(Protocol):
 
     def show_help(self) -> None: ...
 
-    def run_worker(self, work: Any, **kwargs: Any) -> Any: ...
-
 
 class ChatCommands:
     """Runs ``/name args`` for ``view``; every command in :data:`commands.COMMANDS` has a handler."""
@@ -205,9 +203,9 @@ class ChatCommands:
         """After /route: ask whether to keep the message as a routing example for ``skill``."""
         preview = text if len(text) <= 80 else text[:77] + "..."
 
-        def answered(save: bool | None) -> None:
+        async def answered(save: bool | None) -> None:
             if save:
-                self.view.run_worker(self._save_correction(skill, text), exit_on_error=False, group="correction")
+                await self._save_correction(skill, text)
 
         self.view.host.push_screen(ConfirmScreen(f"Save “{preview}” as a routing example for '{skill}'?", yes="Save"),
                                    answered)

@@ -153,7 +153,10 @@ class Sidebar(Vertical):
         elif message.action == "export":
             self.export(cid)
         elif message.action == "rename":
-            self.app.push_screen(TextPromptScreen("New title:", title), lambda new: self.rename(cid, new))
+            def renamed(new: str | None) -> None:
+                self.rename(cid, new)
+
+            self.app.push_screen(TextPromptScreen("New title:", title), renamed)
 
     @work(exit_on_error=False, group="store-op")
     async def export(self, conversation_id: str, fmt: str = "md", target: Path | None = None) -> None:

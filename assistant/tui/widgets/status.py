@@ -38,8 +38,8 @@ class StatusBar(Static):
         """Update any of the parts and redraw."""
         if states is not None:
             self.states = list(states)
-        if pinned is not False:
-            self.pinned = pinned  # type: ignore[assignment]
+        if not isinstance(pinned, bool):  # False (the default) leaves it as it is
+            self.pinned = pinned
         if queued is not None:
             self.queued = queued
         if phase is not None:
