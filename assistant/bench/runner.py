@@ -117,7 +117,7 @@ class _SkillRunner:
         self.skill = skill
 
     def __call__(self, candidate: Candidate, item: BenchItem) -> tuple[str, list[GenerationResult]]:
-        from assistant.pipeline import ModelAccessForTurn
+        from assistant.skills.model_access import ModelAccessForTurn
 
         access = ModelAccessForTurn(self.manager, self.settings, candidate.model, candidate.adapter, None,
                                     threading.Event(), dict(GREEDY))

@@ -308,7 +308,7 @@ class DocsIndex:
             if rows:
                 texts = [embed_text(r["heading"], r["text"]) for r in rows]
                 vectors = np.asarray(embedder.encode(texts), dtype=np.float32)
-                values = [(r["id"], embedder.name, int(v.shape[0]), v.tobytes(), r["id"]) for r, v in zip(rows, vectors, strict=True)]
+                values = [(r["id"], embedder.name, int(v.shape[0]), v.tobytes(), r["id"]) for r, v in zip(rows, vectors, strict=False)]
 
                 def write(c: sqlite3.Connection, vals: list[tuple[Any, str, int, bytes, Any]] = values) -> None:
                     c.executemany("INSERT OR IGNORE INTO docs_vectors (chunk_id, model, dim, vector) SELECT ?, ?, ?, ? "

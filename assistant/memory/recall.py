@@ -119,7 +119,7 @@ class Recall:
         for i in range(0, len(rows), self.batch):
             part = rows[i:i + self.batch]
             vectors = np.asarray(embedder.encode([r["content"] for r in part]), dtype=np.float32)
-            values = [(r["id"], embedder.name, int(v.shape[0]), v.tobytes()) for r, v in zip(part, vectors, strict=True)]
+            values = [(r["id"], embedder.name, int(v.shape[0]), v.tobytes()) for r, v in zip(part, vectors, strict=False)]
 
             def write(c: sqlite3.Connection, vals: list[tuple[Any, str, int, bytes]] = values) -> None:
                 # A message deleted meanwhile is skipped (EXISTS) rather than failing the foreign key.
@@ -222,7 +222,7 @@ class Recall:
         if embedder is not None and query_vec is not None:
             missing = [i["content"] for i in items if (embedder.name, i["content"]) not in self._note_vectors]
             if missing:
-                for text, vec in zip(missing, np.asarray(embedder.encode(missing), dtype=np.float32), strict=True):
+                for text, vec in zip(missing, np.asarray(embedder.encode(missing), dtype=np.float32), strict=False):
                     self._note_vectors[(embedder.name, text)] = vec
             sims = [(float(self._note_vectors[(embedder.name, i["content"])] @ query_vec), i) for i in items]
             floor = self._floor(embedder)

@@ -182,7 +182,7 @@ class Store:
         def attempt() -> list[dict[str, Any]]:
             cur = conn.execute(sql, params)
             cols = [d[0] for d in cur.description]
-            return [dict(zip(cols, row, strict=True)) for row in cur.fetchall()]
+            return [dict(zip(cols, row, strict=False)) for row in cur.fetchall()]
 
         with self._lock:
             try:

@@ -142,7 +142,7 @@ def adapt(base: _Base, texts: Sequence[str], labels: Sequence[int], x: np.ndarra
     classes = np.unique(label_ids)
     if len(classes) < MIN_CLASSES or len(texts) < MIN_CLASSES:
         return base
-    key = content_hash(ADAPT_VERSION, base.name, str(TUNED_LAYERS), *(f"{y}\t{t}" for t, y in zip(texts, label_ids, strict=True)))
+    key = content_hash(ADAPT_VERSION, base.name, str(TUNED_LAYERS), *(f"{y}\t{t}" for t, y in zip(texts, label_ids, strict=False)))
     onnx_file = None
     if base.onnx is not None and base.onnx_dir is not None:
         # Keyed by the tuned layers and the base's own export, so a new base model exports again.

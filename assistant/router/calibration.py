@@ -163,7 +163,7 @@ def best_threshold(
     acc_t, rec_t = float(acc_c[-1]), float(rec_c[-1])
     curve = [{"keep": level, "threshold": round(float(t), 4), "in_scope_accuracy": round(float(a), 4),
               "oos_recall": None if np.isnan(r) else round(float(r), 4)}
-             for level, t, a, r in zip(CURVE_KEEPS, levels, acc_c, rec_c, strict=True)]
+             for level, t, a, r in zip(CURVE_KEEPS, levels, acc_c, rec_c, strict=False)]
     ok_scores = np.sort(in_scores[in_correct])
     return Calibration(
         threshold=threshold,

@@ -102,7 +102,7 @@ def _test_curve(cal, test_ex, chosen, best, scores) -> list[dict[str, object]]:
     was closest to fallback examples) stays a fallback at every threshold.
     """
     labels = np.array([ex.label for ex in test_ex])
-    right = np.array([b == ex.label for b, ex in zip(best, test_ex, strict=True)])
+    right = np.array([b == ex.label for b, ex in zip(best, test_ex, strict=False)])
     vetoed = np.array([c is None for c in chosen]) & (scores >= cal.threshold)
     scores = np.where(vetoed, -np.inf, scores)
     ins, oos = labels != OOS_LABEL, labels == OOS_LABEL
@@ -112,4 +112,4 @@ def _test_curve(cal, test_ex, chosen, best, scores) -> list[dict[str, object]]:
     return [{"keep": point["keep"], "threshold": float(t),
              "accuracy": None if a is None else round(float(a), 4),
              "oos_recall": None if np.isnan(r) else round(float(r), 4)}
-            for point, t, a, r in zip(cal.curve, thresholds, acc, rec, strict=True)]
+            for point, t, a, r in zip(cal.curve, thresholds, acc, rec, strict=False)]

@@ -200,7 +200,7 @@ class Head:
             rows = index[classes][mask]
             if shortlisted:  # each class's examples are one slice: no copy of the rows
                 starts = index[classes, 0]
-                sims = np.concatenate([self.examples[s : s + n] @ q[0] for s, n in zip(starts, counts[classes], strict=True)])
+                sims = np.concatenate([self.examples[s : s + n] @ q[0] for s, n in zip(starts, counts[classes], strict=False)])
             else:
                 sims = (self.examples @ q[0])[rows]
             i = int(np.argmax(sims))

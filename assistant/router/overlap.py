@@ -45,7 +45,7 @@ def close_examples(examples: Sequence[str], others: Sequence[RouteSpec], embedde
     sims = encode(own) @ encode([t for _, t in pairs]).T
     best = sims.argmax(axis=1)
     out = [CloseExample(text, pairs[j][0], pairs[j][1], float(sims[i, j]))
-           for i, (text, j) in enumerate(zip(own, best, strict=True)) if sims[i, j] > limit]
+           for i, (text, j) in enumerate(zip(own, best, strict=False)) if sims[i, j] > limit]
     return sorted(out, key=lambda c: -c.similarity)
 
 

@@ -308,7 +308,7 @@ def _drop_conflicting_negatives(x: np.ndarray, y: np.ndarray, texts: list[str], 
     closest = (x[neg] @ x[pos].T).max(axis=1)
     keep = np.ones(len(y), dtype=bool)
     keep[np.flatnonzero(neg)[closest >= limit]] = False
-    return x[keep], y[keep], [t for t, k in zip(texts, keep, strict=True) if k]
+    return x[keep], y[keep], [t for t, k in zip(texts, keep, strict=False) if k]
 
 
 def _head_file(cache_dir: Path | None, key: str) -> Path | None:

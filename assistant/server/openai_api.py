@@ -81,7 +81,7 @@ class ChatCompletionRequest(BaseModel):
 
     model: str
     messages: list[Message] = Field(min_length=1)
-    stream: bool = Field(default=False, strict=True)
+    stream: bool = Field(default=False, strict=False)
     stream_options: StreamOptions | None = None
     max_tokens: Annotated[StrictInt, Field(ge=1, le=32768)] | None = None
     max_completion_tokens: Annotated[StrictInt, Field(ge=1, le=32768)] | None = None

@@ -9,24 +9,21 @@ version for tests, scripts and evals.
 
 from __future__ import annotations
 
-import dataclasses
 import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping, Protocol, runtime_checkable
 
-from assistant.backends.base import ChatMessage, Generation, GenerationRequest
+from assistant.backends.base import ChatMessage, Generation
 from assistant.docs.hits import DocsResult
 from assistant.errors import SkillError
+from assistant.skills.model_access import ModelAccessForTurn
 from assistant.skills.prompts import render_prompt, resolve_file
 
 if TYPE_CHECKING:
     from assistant.backends.manager import ModelManager
     from assistant.skills.tools import ToolDispatcher
-
-_REQUEST_FIELDS = {f.name for f in dataclasses.fields(GenerationRequest)} - {"messages", "json_schema", "cancel"}
-
 
 @runtime_checkable
 class ModelAccess(Protocol):
@@ -50,8 +47,9 @@ class ModelAccess(Protocol):
         """The model's context window in tokens."""
 
 
-class DirectModelAccess:
-    """Model access straight over a :class:`ModelManager`: no history fitting.
+class DirectModelAccess(ModelAccessForTurn):
+    """The app's model access outside a conversation (skill tests, benchmarks): the same four
+    layers of generation settings and the same prompt fitting as a chat turn, with no history.
 
     Args:
         manager: hands out backends (real, or a FakeBackend factory in tests).
@@ -62,29 +60,7 @@ class DirectModelAccess:
 
     def __init__(self, manager: "ModelManager", default_model: str, default_adapter: Path | None = None,
                  cancel: threading.Event | None = None) -> None:
-        self.manager = manager
-        self.default_model = default_model
-        self.default_adapter = default_adapter
-        self.cancel = cancel
-
-    def _backend(self, model: str | None, adapter: Path | None):
-        name = model or self.default_model
-        if adapter is None and name == self.default_model:
-            adapter = self.default_adapter
-        return self.manager.get(name, adapter)
-
-    def generate(self, messages: list[ChatMessage], *, model: str | None = None, adapter: Path | None = None,
-                 json_schema: dict | None = None, **gen: Any) -> Generation:
-        backend = self._backend(model, adapter)
-        params = {k: v for k, v in gen.items() if k in _REQUEST_FIELDS and v is not None}
-        request = GenerationRequest(messages=list(messages), json_schema=json_schema, cancel=self.cancel, **params)
-        return backend.stream(request)
-
-    def count_tokens(self, text: str, model: str | None = None) -> int:
-        return self._backend(model, None).count_tokens(text)
-
-    def n_ctx(self, model: str | None = None) -> int:
-        return self._backend(model, None).n_ctx
+        super().__init__(manager, manager.settings, default_model, default_adapter, None, cancel or threading.Event())
 
 
 @runtime_checkable
