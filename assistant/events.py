@@ -9,22 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from assistant.router.types import RouteChoice
+
 ReplyStatus = Literal["complete", "cancelled", "error"]
-
-
-@dataclass(frozen=True)
-class RouteInfo:
-    """Why a skill was chosen; mirrors the router's RouteChoice for display."""
-
-    skill: str
-    score: float | None = None
-    runner_up: str | None = None
-    runner_up_score: float | None = None
-    margin: float | None = None
-    threshold: float | None = None
-    reason: str = ""
-    forced: bool = False
-    candidates: list[tuple[str, float]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -32,9 +19,14 @@ class RouteDecided:
     """The router (or the user) picked a skill and its model."""
 
     conversation_id: str | None
-    route: RouteInfo
+    route: RouteChoice
     model: str | None
     adapter: str | None = None
+
+    @property
+    def skill(self) -> str:
+        """The skill answering: the pipeline resolves the fallback, so the route names one."""
+        return self.route.skill or ""
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,6 @@ from assistant.events import (
     ReplyFinished,
     ReplyStatus,
     RouteDecided,
-    RouteInfo,
     TextDelta,
     TurnEvent,
 )
@@ -93,13 +92,14 @@ class SkillsSeam(Protocol):
     def close(self) -> None: ...
 
 
-def route_info(choice: RouteChoice, fallback: str) -> RouteInfo:
-    """The router's decision as the event carries it (``skill=None`` becomes the fallback)."""
-    return RouteInfo(
-        skill=choice.skill_or(fallback), score=choice.score, runner_up=choice.runner_up,
-        runner_up_score=choice.runner_up_score, margin=choice.margin, threshold=choice.threshold,
-        reason=choice.reason, candidates=list(choice.candidates),
-    )
+def resolved(choice: RouteChoice, fallback: str) -> RouteChoice:
+    """The router's decision as the events carry it: ``skill=None`` becomes the fallback's name."""
+    return choice if choice.skill is not None else dataclasses.replace(choice, skill=fallback)
+
+
+def chosen_route(skill: str, reason: str, *, forced: bool = False) -> RouteChoice:
+    """A route decided without the router (the user's choice, a collection named): certain."""
+    return RouteChoice(skill, 1.0, None, None, None, 0.0, reason, forced=forced)
 
 
 @dataclass(frozen=True)
@@ -226,14 +226,14 @@ class Pipeline:
             return TurnState.of(messages)
         return TurnState.of(messages, conv.summary, conv.summary_through, titled=bool(conv.title))
 
-    def explain(self, conversation_id: str | None, text: str) -> RouteInfo:
+    def explain(self, conversation_id: str | None, text: str) -> RouteChoice:
         state = self._state(conversation_id) if conversation_id else TurnState([], [])
         return self._route(text, state.history, state.previous)
 
-    def _route(self, text: str, history: list[ChatMessage], previous: str | None) -> RouteInfo:
+    def _route(self, text: str, history: list[ChatMessage], previous: str | None) -> RouteChoice:
         self.start()
         choice = self.router.route(text, history, previous, wait=ROUTER_WAIT_S)
-        return route_info(choice, self.settings.router.fallback_skill)
+        return resolved(choice, self.settings.router.fallback_skill)
 
     def import_history(self, messages: list[ChatMessage]) -> str:
         """Store a history a client brings (e.g. through `assistant serve`) as a new conversation."""
@@ -271,19 +271,19 @@ class Pipeline:
         yield from self._answer(conversation_id, messages[last_user].content, state, skill, cancel, (), {})
 
     def _pick(self, text: str, history: list[ChatMessage], previous: str | None,
-              forced: str | None) -> "tuple[Skill, RouteInfo]":
+              forced: str | None) -> "tuple[Skill, RouteChoice]":
         fallback = self.settings.router.fallback_skill
         if forced:
             chosen = self.registry.get(forced)
             if chosen is None or not chosen.ok:
                 known = ", ".join(s.name for s in self.registry.all() if s.ok)
                 raise AssistantError(f"skill '{forced}' is not available", f"available skills: {known}")
-            return chosen, RouteInfo(skill=forced, forced=True, reason="chosen by the user")
+            return chosen, chosen_route(forced, "chosen by the user", forced=True)
         named = self._named_collection(text)
         if named is not None:
             return named
         info = self._route(text, history, previous)
-        chosen = self.registry.get(info.skill)
+        chosen = self.registry.get(info.skill_or(fallback))
         if chosen is None or not chosen.ok:
             why = "is not installed" if chosen is None else f"failed to load ({chosen.error})"
             chosen = self.registry.get(fallback)
@@ -294,7 +294,7 @@ class Pipeline:
                                        reason=f"{info.reason}; skill '{info.skill}' {why}, using {fallback}")
         return chosen, info
 
-    def _named_collection(self, text: str) -> "tuple[Skill, RouteInfo] | None":
+    def _named_collection(self, text: str) -> "tuple[Skill, RouteChoice] | None":
         """The docs skill, when the message addresses one of the user's collections by name
         (``@handbook ...``, ``... in the handbook docs``): naming it is as good as choosing it."""
         docs = self.registry.get("docs")
@@ -310,11 +310,11 @@ class Pipeline:
             return None
         if name is None:
             return None
-        return docs, RouteInfo(skill="docs", reason=f"names your document collection '{name}'")
+        return docs, chosen_route("docs", f"names your document collection '{name}'")
 
     def _answer(self, conversation_id: str, text: str, state: TurnState, forced: str | None,
                 cancel: threading.Event | None, attachments: tuple[Path, ...], generation: dict[str, Any],
-                handed: "tuple[Skill, RouteInfo, str] | None" = None) -> Iterator[TurnEvent]:
+                handed: "tuple[Skill, RouteChoice, str] | None" = None) -> Iterator[TurnEvent]:
         cancel = cancel or threading.Event()
         history = state.history
         if handed is not None:  # the routed skill declined: its reply row goes to the fallback skill
@@ -389,8 +389,8 @@ class Pipeline:
                                       target=access.summary_target)
         yield ReplyFinished(conversation_id, reply_id, final, status, skill.name, stats.get("model", model), stats)
 
-    def _hand_off(self, skill: "Skill", info: RouteInfo, exc: HandOff,
-                  parts: list[str]) -> "tuple[Skill, RouteInfo] | None":
+    def _hand_off(self, skill: "Skill", info: RouteChoice, exc: HandOff,
+                  parts: list[str]) -> "tuple[Skill, RouteChoice] | None":
         """The fallback skill and its route when ``skill`` declined a turn it was routed to
         (not chosen by the user) before replying; otherwise None."""
         name = self.settings.router.fallback_skill

@@ -14,8 +14,9 @@ from pathlib import Path
 from typing import Any, Generator, Literal, Protocol, Sequence
 
 from assistant.backends.base import ChatMessage
-from assistant.events import RouteInfo, TurnEvent
+from assistant.events import TurnEvent
 from assistant.memory.records import Conversation, Message, SearchHit
+from assistant.router.types import RouteChoice
 
 WarmState = Literal["cold", "loading", "ready", "failed"]
 
@@ -116,7 +117,7 @@ class ChatPipeline(Protocol):
                    skill: str | None = None) -> Generator[TurnEvent, None, None]:
         """Answer the last user message of a conversation again (on ``skill`` if given)."""
 
-    def explain(self, conversation_id: str | None, text: str) -> RouteInfo:
+    def explain(self, conversation_id: str | None, text: str) -> RouteChoice:
         """The routing trace for ``text`` in that conversation, without answering."""
 
     def save_correction(self, skill: str, text: str) -> None:

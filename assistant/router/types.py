@@ -43,6 +43,11 @@ class RouteChoice:
         candidates: the top routes with their scores, best first.
         followup: ``True`` when the previous turn's skill was kept for a follow-up.
         best: the best-scoring route even when it was rejected (for explanations).
+        forced: ``True`` when the user chose the skill (``/skill``, ``/route``, ``--skill``);
+            the score is then 1 and no threshold applied.
+
+    The pipeline hands the same type to front ends in its events, with ``skill`` resolved
+    (the fallback skill's name instead of ``None``).
     """
 
     skill: str | None
@@ -55,6 +60,7 @@ class RouteChoice:
     candidates: list[tuple[str, float]] = field(default_factory=list)
     followup: bool = False
     best: str | None = None
+    forced: bool = False
 
     def skill_or(self, fallback: str) -> str:
         """The chosen skill, or ``fallback`` when the router fell back."""
@@ -71,6 +77,7 @@ class RouteChoice:
             "threshold": round(self.threshold, 4),
             "reason": self.reason,
             "followup": self.followup,
+            "forced": self.forced,
             "best": self.best,
             "candidates": [[name, round(s, 4)] for name, s in self.candidates],
         }

@@ -81,7 +81,7 @@ class ChatCompletionRequest(BaseModel):
 
     model: str
     messages: list[Message] = Field(min_length=1)
-    stream: bool = Field(default=False, strict=False)
+    stream: bool = Field(default=False, strict=True)
     stream_options: StreamOptions | None = None
     max_tokens: Annotated[StrictInt, Field(ge=1, le=32768)] | None = None
     max_completion_tokens: Annotated[StrictInt, Field(ge=1, le=32768)] | None = None
@@ -333,7 +333,7 @@ def routing(route: RouteDecided | None, event: ReplyFinished | None = None) -> R
     if route is None:
         return None
     r = route.route
-    return Routing(skill=r.skill, model=route.model, score=r.score, reason=r.reason, forced=r.forced,
+    return Routing(skill=route.skill, model=route.model, score=r.score, reason=r.reason, forced=r.forced,
                    status=event.status if event else None)
 
 

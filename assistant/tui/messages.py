@@ -11,8 +11,9 @@ from typing import TYPE_CHECKING, Any
 
 from textual.message import Message
 
-from assistant.events import RouteInfo, TurnEvent
+from assistant.events import TurnEvent
 from assistant.pipeline_api import ComponentState
+from assistant.router.types import RouteChoice
 
 if TYPE_CHECKING:
     from assistant.memory.records import Conversation, SearchHit
@@ -63,7 +64,7 @@ class ConversationsListed(Message):
 class RouteExplained(Message):
     """A routing trace to show (from ``/why``, a badge, or the pipeline's explain)."""
 
-    route: RouteInfo
+    route: RouteChoice
     text: str = ""
     model: str | None = None
 

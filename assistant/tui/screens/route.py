@@ -8,7 +8,7 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from assistant.events import RouteInfo
+from assistant.router.types import RouteChoice
 from assistant.tui.widgets.chat_message import plain
 
 BAR = 20
@@ -18,7 +18,7 @@ def _num(value: float | None) -> str:
     return "—" if value is None else f"{value:.3f}"
 
 
-def trace_lines(route: RouteInfo, text: str = "", model: str | None = None) -> list[str]:
+def trace_lines(route: RouteChoice, text: str = "", model: str | None = None) -> list[str]:
     """The trace as lines of plain text (also used by tests and the ``/why`` note)."""
     lines = []
     if text:
@@ -47,7 +47,7 @@ class RouteScreen(ModalScreen[None]):
     CSS_PATH = "route.tcss"
     BINDINGS = [Binding("escape,q,enter", "dismiss", "Close")]
 
-    def __init__(self, route: RouteInfo, text: str = "", model: str | None = None) -> None:
+    def __init__(self, route: RouteChoice, text: str = "", model: str | None = None) -> None:
         super().__init__()
         self.route = route
         self.text = text

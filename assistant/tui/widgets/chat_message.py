@@ -15,7 +15,8 @@ from textual.widgets import Static
 if TYPE_CHECKING:
     from textual.widgets.markdown import MarkdownStream
 
-from assistant.events import RouteDecided, RouteInfo
+from assistant.events import RouteDecided
+from assistant.router.types import RouteChoice
 from assistant.tui.messages import BadgeSelected
 from assistant.tui.widgets.text import safe_text
 
@@ -84,7 +85,7 @@ class AssistantMessage(Vertical, can_focus=True):
         self.skill = skill
         self.model = model
         self.adapter: str | None = None
-        self.route: RouteInfo | None = None
+        self.route: RouteChoice | None = None
         self.status = status
         self.stats: dict[str, Any] = {}
         self.user_text = ""
