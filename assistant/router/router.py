@@ -332,4 +332,4 @@ def _save_head(cache_dir: Path | None, key: str, head: Head, cal: Calibration) -
     path = _head_file(cache_dir, key)
     if path is not None:
         arrays = {"calibration": np.array([json.dumps(cal.as_dict())]), **head.to_arrays()}
-        write_cache_file(path, lambda fh: np.savez(fh, allow_pickle=True, **arrays))  # numpy's default, named
+        write_cache_file(path, lambda fh: np.savez(fh, allow_pickle=False, **arrays))  # no object arrays: never a pickle
