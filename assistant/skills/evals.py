@@ -122,7 +122,10 @@ def passes(item: EvalItem, output: str) -> tuple[bool, str]:
 def run_items(registry: Any, skill: Any, items: list[EvalItem], models: Any = None) -> list[tuple[EvalItem, str, bool, str]]:
     """Each item through ``skill``'s own handler (its ``now``, ``settings`` and ``files`` applied).
 
-    Returns (item, output, passed, reason) per item; a skill error counts as a failed item.
+    Every item starts from an empty scratch folder of its own (so items never see each other's
+    state, and an eval never touches the user's notes or files); the item's ``before`` messages
+    run first in that folder. Returns (item, output, passed, reason) per item; a skill error
+    counts as a failed item.
     """
     import tempfile
 
@@ -140,11 +143,19 @@ def run_items(registry: Any, skill: Any, items: list[EvalItem], models: Any = No
             if "now" in item.data:
                 moment = datetime.fromisoformat(item.data["now"])
                 extra["clock"] = lambda moment=moment: moment
-            ctx = registry.context(skill, text=item.input, attachments=attachments, models=models, **extra)
-            if item.data.get("settings"):
-                ctx.settings = {**ctx.settings, **item.data["settings"]}
+
+            def answer(text: str, files: list[Path], item: EvalItem = item, extra: dict[str, Any] = extra,
+                       folder: str = folder) -> str:
+                ctx = registry.context(skill, text=text, attachments=files, models=models, **extra)
+                ctx.scratch = Path(folder) / "scratch"
+                if item.data.get("settings"):
+                    ctx.settings = {**ctx.settings, **item.data["settings"]}
+                return "".join(p for p in registry.run(skill, ctx) if isinstance(p, str))
+
             try:
-                output = "".join(p for p in registry.run(skill, ctx) if isinstance(p, str))
+                for earlier in item.data.get("before") or []:
+                    answer(str(earlier), [])
+                output = answer(item.input, attachments)
             except AssistantError as exc:
                 out.append((item, "", False, exc.message))
                 continue

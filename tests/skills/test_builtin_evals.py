@@ -78,3 +78,20 @@ def test_chat_sees_history_and_fills_the_date(run):
     assert [m.role for m in msgs] == ["system", "user", "assistant", "user"]
     assert "2025-05-01" in msgs[0].content and msgs[-1].content == "and tomorrow?"
     assert out == "Sunny."
+
+
+def test_assistant_eval_runs_each_item_in_its_own_scratch_folder(isolated_home):
+    """`assistant eval notes` (run_items): every item starts empty with its `before` messages
+    applied, and the eval never writes into the user's own notes."""
+    from assistant.config import load_settings
+    from assistant.skills.evals import run_items
+    from assistant.skills.registry import load_skills
+
+    settings = load_settings()
+    registry = load_skills(settings)
+    skill = registry.get("notes")
+    items = load_eval(BUILTIN_SKILLS_DIR / "notes" / skill.manifest.eval_spec.file)
+    results = run_items(registry, skill, items)
+    assert [why for _item, _out, ok, why in results if not ok] == []
+    assert len(results) == len(items) >= 10
+    assert not (settings.data_dir / "skills" / "notes").exists()
