@@ -161,11 +161,15 @@ class Pipeline:
         self.router = router
         self.registry = skills
         self.confirm: Confirm = confirm or (lambda _prompt: False)
-        self.conversation_store = store  # what the TUI's sidebar reads
         self._started = False
         self.summaries = Summariser(settings, models, store)
         self._recall: Recall | None = None
         self._docs: DocsService | None = None  # made on first use
+
+    @property
+    def conversation_store(self) -> Store:
+        """What the TUI's sidebar reads: the conversation store itself."""
+        return self.store
 
     # Lifecycle -----------------------------------------------------------------------------
     def start(self) -> None:

@@ -83,3 +83,20 @@ def real_settings(isolated_home: Path):
     if ModelStore(settings).status(settings.default_model).status != "ok":
         pytest.fail("the default model is not installed: run `make setup` (or `assistant models pull --defaults`)")
     return settings
+
+
+@pytest.fixture(scope="session")
+def _router_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("router-cache")
+
+
+@pytest.fixture
+def shared_router_cache(isolated_home: Path, _router_cache_dir: Path) -> Path:
+    """One router cache for the whole session, linked into this test's data dir: tests that
+    route the same skills with the fake embedder build the index and fitted head once (the
+    first such test, a few seconds) and read it like a second start after that. Entries are
+    keyed by their content and written whole, so tests never see each other's routes."""
+    link = isolated_home / "cache" / "router"
+    link.parent.mkdir(parents=True, exist_ok=True)
+    link.symlink_to(_router_cache_dir, target_is_directory=True)
+    return link

@@ -139,26 +139,27 @@ def run_items(registry: Any, skill: Any, items: list[EvalItem], models: Any = No
                 path = Path(folder) / Path(name).name
                 path.write_text(str(content), encoding="utf-8")
                 attachments.append(path)
-            extra: dict[str, Any] = {}
-            if "now" in item.data:
-                moment = datetime.fromisoformat(item.data["now"])
-                extra["clock"] = lambda moment=moment: moment
-
-            def answer(text: str, files: list[Path], item: EvalItem = item, extra: dict[str, Any] = extra,
-                       folder: str = folder) -> str:
-                ctx = registry.context(skill, text=text, attachments=files, models=models, **extra)
-                ctx.scratch = Path(folder) / "scratch"
-                if item.data.get("settings"):
-                    ctx.settings = {**ctx.settings, **item.data["settings"]}
-                return "".join(p for p in registry.run(skill, ctx) if isinstance(p, str))
-
             try:
                 for earlier in item.data.get("before") or []:
-                    answer(str(earlier), [])
-                output = answer(item.input, attachments)
+                    _answer(registry, skill, models, item, str(earlier), [], Path(folder))
+                output = _answer(registry, skill, models, item, item.input, attachments, Path(folder))
             except AssistantError as exc:
                 out.append((item, "", False, exc.message))
                 continue
         ok, why = passes(item, output)
         out.append((item, output, ok, "" if ok else why))
     return out
+
+
+def _answer(registry: Any, skill: Any, models: Any, item: EvalItem, text: str, attachments: list[Path],
+            folder: Path) -> str:
+    """``skill``'s reply to ``text`` with ``item``'s clock and settings, its scratch in ``folder``."""
+    extra: dict[str, Any] = {}
+    if "now" in item.data:
+        moment = datetime.fromisoformat(item.data["now"])
+        extra["clock"] = lambda: moment
+    ctx = registry.context(skill, text=text, attachments=attachments, models=models, **extra)
+    ctx.scratch = folder / "scratch"
+    if item.data.get("settings"):
+        ctx.settings = {**ctx.settings, **item.data["settings"]}
+    return "".join(p for p in registry.run(skill, ctx) if isinstance(p, str))

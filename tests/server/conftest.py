@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -120,29 +119,11 @@ def passing_through(generation: Generation, pieces: Callable[[Iterator[str]], It
     return Generation(pieces(iter(generation)), lambda _text, _reason: generation.result)
 
 
-@pytest.fixture(scope="session")
-def router_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The fake embedder's route index, built once; each pipeline starts from a copy (routing at once)."""
-    from assistant.config import load_settings
-    from assistant.pipeline import build_pipeline
-
-    home = tmp_path_factory.mktemp("router-home")
-    (home / "config.toml").write_text("")
-    with pytest.MonkeyPatch.context() as env:
-        for key in [k for k in os.environ if k.startswith("ASSISTANT_")]:
-            env.delenv(key)
-        env.setenv("ASSISTANT_HOME", str(home))
-        env.setenv("ASSISTANT_CONFIG", str(home / "config.toml"))
-        pipeline = build_pipeline(load_settings(), fake=True)
-        pipeline.explain(None, "hello")
-        pipeline.close()
-    return home / "cache" / "router"
-
-
 @pytest.fixture
-def make_pipeline(isolated_home: Path, router_cache: Path) -> Iterator[Callable[..., Pipeline]]:
+def make_pipeline(shared_router_cache: Path) -> Iterator[Callable[..., Pipeline]]:
     """Builds the real Pipeline (store, router, skills) with the fake embedder and models from
-    ``factory`` (default :class:`FakeModels`); closed after the test."""
+    ``factory`` (default :class:`FakeModels`), routing from the session's router cache; closed
+    after the test."""
     from assistant.config import load_settings
     from assistant.memory.store import Store
     from assistant.pipeline import fake_pipeline
@@ -151,7 +132,6 @@ def make_pipeline(isolated_home: Path, router_cache: Path) -> Iterator[Callable[
 
     def make(factory: Callable[[str, Path | None], Backend] | None = None, settings: Settings | None = None) -> Pipeline:
         settings = settings or load_settings()
-        shutil.copytree(router_cache, settings.cache_dir / "router", dirs_exist_ok=True)
         made.append(fake_pipeline(settings, factory=factory or FakeModels(), store=Store.open(settings.db_path)))
         return made[-1]
 

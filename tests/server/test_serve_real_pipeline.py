@@ -14,13 +14,11 @@ import pytest
 
 
 @pytest.fixture
-def real_pipeline(router_cache):
+def real_pipeline(shared_router_cache):
     from assistant.config import load_settings
     from assistant.pipeline import build_pipeline
 
-    settings = load_settings()
-    shutil.copytree(router_cache, settings.cache_dir / "router", dirs_exist_ok=True)  # routing at once
-    p = build_pipeline(settings, fake=True)
+    p = build_pipeline(load_settings(), fake=True)  # routes from the session's router cache
     yield p
     p.close()
 

@@ -22,17 +22,9 @@ from assistant.tui.settings import TuiSettings
 FIXED_NOW = 1_767_225_600.0  # 2026-01-01 00:00 UTC, so sidebar times are stable in snapshots
 
 
-@pytest.fixture(scope="session")
-def _router_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("router-cache")
-
-
 @pytest.fixture(autouse=True)
-def shared_router_cache(isolated_home: Path, _router_cache: Path) -> None:
-    """Every app routes the same built-in skills: the router (embeddings, fitted head) is
-    built by the first test and read from its cache by the others (as on a second start)."""
-    (isolated_home / "cache").mkdir(exist_ok=True)
-    (isolated_home / "cache" / "router").symlink_to(_router_cache, target_is_directory=True)
+def _routes_from_the_session_cache(shared_router_cache: Path) -> None:
+    """Every app routes the same built-in skills: built by the first test, read by the others."""
 
 
 @pytest.fixture
