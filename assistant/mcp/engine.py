@@ -26,6 +26,11 @@ _WORD = re.compile(r"[a-z0-9]+")
 _TYPE_ALIASES = {"dict": "object", "float": "number", "tuple": "array", "list": "array", "int": "integer",
                  "bool": "boolean", "str": "string", "double": "number", "long": "integer"}
 NONE_TOOL = "none"
+# What a value schema without a type (or with "any") allows: any JSON value but null (the
+# grammar adds null as "not given"). llama.cpp's grammar builder rejects a typeless schema
+# and reads an empty one as an object.
+ANY_VALUE = ["string", "number", "boolean", "array", "object"]
+_SHAPED_BY = ("anyOf", "oneOf", "allOf", "enum", "const", "$ref", "properties", "items")
 
 
 @dataclass
@@ -52,11 +57,15 @@ class ToolPlan:
 
 
 # Schemas -----------------------------------------------------------------------------
-def normalise_schema(schema: Any) -> dict[str, Any]:
+def normalise_schema(schema: Any, one_value: bool = False) -> dict[str, Any]:
     """A JSON schema with Python-style type names (``dict``, ``float``, ``tuple``) fixed and
-    ``any`` dropped, so both validators and the grammar builder accept it."""
+    ``any`` dropped, so both validators and the grammar builder accept it.
+
+    ``one_value``: the schema of one value (an argument, an item); one that says nothing of its
+    type gets :data:`ANY_VALUE` spelled out, as the grammar builder needs.
+    """
     if not isinstance(schema, dict):
-        return {}
+        return {"type": list(ANY_VALUE)} if one_value else {}
     out: dict[str, Any] = {}
     for key, value in schema.items():
         if key == "type":
@@ -65,16 +74,18 @@ def normalise_schema(schema: Any) -> dict[str, Any]:
             if kinds:
                 out["type"] = kinds[0] if len(kinds) == 1 else kinds
         elif key == "properties" and isinstance(value, dict):
-            out[key] = {k: normalise_schema(v) for k, v in value.items()}
+            out[key] = {k: normalise_schema(v, one_value=True) for k, v in value.items()}
         elif key in ("items", "additionalProperties") and isinstance(value, dict):
-            out[key] = normalise_schema(value)
+            out[key] = normalise_schema(value, one_value=True)
         elif key in ("anyOf", "oneOf", "allOf") and isinstance(value, list):
-            out[key] = [normalise_schema(v) for v in value]
+            out[key] = [normalise_schema(v, one_value=True) for v in value]
         elif key not in ("title", "$schema", "optional"):
             out[key] = value
     if out.get("type") == "object" or "properties" in out:
         out.setdefault("type", "object")
         out.setdefault("properties", {})
+    if one_value and "type" not in out and not any(k in out for k in _SHAPED_BY):
+        out["type"] = list(ANY_VALUE)
     return out
 
 

@@ -113,9 +113,25 @@ def test_python_style_schemas_are_normalised() -> None:
         "required": ["x"]})
     assert schema["type"] == "object" and schema["properties"]["x"] == {"type": "number"}
     assert schema["properties"]["xs"] == {"type": "array", "items": {"type": "integer"}}
-    assert schema["properties"]["a"] == {}
+    assert schema["properties"]["a"] == {"type": engine.ANY_VALUE}
     assert engine.schema_problems({"x": 1.5, "xs": [1, 2]}, schema) == []
     assert engine.schema_problems({"xs": ["a"]}, schema)
+
+
+def test_a_value_schema_without_a_type_still_gives_a_grammar() -> None:
+    # BFCL has arguments described but not typed; llama.cpp's grammar builder refused them
+    # ("Unrecognized schema") and the whole turn failed.
+    pytest.importorskip("llama_cpp")
+    from llama_cpp.llama_grammar import LlamaGrammar
+
+    raw = {"type": "dict", "properties": {"data": {"description": "The training data."}, "n": {"type": "integer"},
+                                          "xs": {"type": "array", "items": {}}}, "required": ["data"]}
+    schema = engine.normalise_schema(raw)
+    assert schema["properties"]["data"] == {"description": "The training data.", "type": engine.ANY_VALUE}
+    assert schema["properties"]["xs"]["items"] == {"type": engine.ANY_VALUE}
+    assert engine.schema_problems({"data": [1, "a"], "n": 2, "xs": [{"k": 1}]}, schema) == []
+    assert engine.schema_problems({"data": None}, schema)  # null is "not given", never a value
+    LlamaGrammar.from_json_schema(json.dumps(engine.nullable_grammar(schema)), verbose=False)
 
 
 def test_plan_runs_the_whole_path() -> None:
