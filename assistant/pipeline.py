@@ -340,7 +340,8 @@ class Pipeline:
         access = ModelAccessForTurn(self.models, self.settings, model, adapter, conversation_id, cancel, generation,
                                     history=list(history), summary=state.summary, summary_covers=state.summary_covers)
         ctx = self.registry.context(skill, text=text, history=history, attachments=attachments, models=access,
-                                    confirm=self.confirm, cancel=cancel, **self._recall_extra(skill, conversation_id))
+                                    confirm=self.confirm, cancel=cancel, chosen=info.forced,
+                                    **self._recall_extra(skill, conversation_id))
         parts: list[str] = []
         started = time.perf_counter()
         first: float | None = None

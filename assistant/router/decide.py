@@ -74,6 +74,7 @@ def choose(head: Head, vec: np.ndarray, text: str, cal: Calibration, reject: str
         return RouteChoice(
             name, score, other[0], other[1], score - other[1] if other[1] is not None else None, th,
             f"matches a known example of '{name}' (similarity {sim:.2f})", routes[:TOP_N], best=name,
+            known_example=True,
         )
     pushed = _pushed_note(head, one, best_score, th)
     tail = f"; {pushed}" if pushed else ""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from dataclasses import replace
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -22,6 +23,7 @@ from assistant.router.calibration import (
 from assistant.router.data import OOS_LABEL, Example
 from assistant.router.embedders import Embedder
 from assistant.router.head import Head, Negatives, fit_head
+from assistant.router.instruction import instruction_of
 from assistant.router.types import RouteChoice, RouteSpec
 
 log = logging.getLogger(__name__)
@@ -235,7 +237,23 @@ class Router:
         return decide.route_with_context(rules, text, history, previous_skill)
 
     def _score_text(self, text: str) -> RouteChoice:
-        return self.score_vector(self.embedder.encode([text])[0], text)
+        """Decide for ``text`` alone; a request that carries its own text is decided by its instruction.
+
+        "summarize: <a long dialogue>" embeds mostly as the dialogue. When the text has an
+        instruction part (:func:`instruction_of`) that clears the threshold on its own, that
+        decides, unless the whole text repeats a known example or a saved correction.
+        """
+        whole = self.score_vector(self.embedder.encode([text])[0], text)
+        instruction = instruction_of(text)
+        if instruction is None or whole.known_example:
+            return whole
+        part = self.score_vector(self.embedder.encode([instruction])[0], instruction)
+        if part.skill is None:
+            return whole  # the instruction alone is unclear ("Note: ..."): the whole text decides
+        said = instruction if len(instruction) <= 60 else instruction[:57] + "..."
+        return replace(part, instruction=instruction,
+                       reason=f"decided on the instruction '{said}' (the text after it is what it applies to): "
+                              + part.reason)
 
 
 def _embed_texts(texts: list[str], embedder: Embedder, cache: EmbeddingCache, progress: Progress | None,

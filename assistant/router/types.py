@@ -45,6 +45,10 @@ class RouteChoice:
         best: the best-scoring route even when it was rejected (for explanations).
         forced: ``True`` when the user chose the skill (``/skill``, ``/route``, ``--skill``);
             the score is then 1 and no threshold applied.
+        instruction: when the request carried its own text ("summarize: <memo>"), the
+            instruction part that was scored on its own and decided the route.
+        known_example: ``True`` when the request all but repeats one of the route's
+            examples (or a saved correction).
 
     The pipeline hands the same type to front ends in its events, with ``skill`` resolved
     (the fallback skill's name instead of ``None``).
@@ -61,6 +65,8 @@ class RouteChoice:
     followup: bool = False
     best: str | None = None
     forced: bool = False
+    instruction: str | None = None
+    known_example: bool = False
 
     def skill_or(self, fallback: str) -> str:
         """The chosen skill, or ``fallback`` when the router fell back."""
@@ -78,6 +84,8 @@ class RouteChoice:
             "reason": self.reason,
             "followup": self.followup,
             "forced": self.forced,
+            "instruction": self.instruction,
+            "known_example": self.known_example,
             "best": self.best,
             "candidates": [[name, round(s, 4)] for name, s in self.candidates],
         }

@@ -127,6 +127,8 @@ class SkillContext:
             declare the ``recall`` tool; otherwise ``None``.
         docs: read-only search over the user's document collections, for skills that
             declare the ``docs`` tool; otherwise ``None``.
+        chosen: ``True`` when the user chose this skill (``/skill``, ``--skill``) rather than
+            the router; the skill should then answer rather than hand the turn over.
     """
 
     text: str
@@ -148,6 +150,7 @@ class SkillContext:
     folder: Path | None = None
     recall: RecallAccess | None = None
     docs: DocsAccess | None = None
+    chosen: bool = False
 
     def scratch_dir(self) -> Path:
         """The scratch folder, created if needed."""

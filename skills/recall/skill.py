@@ -12,7 +12,7 @@ import re
 from datetime import timedelta
 from typing import Iterator
 
-from assistant.skills import ChatMessage, SkillContext
+from assistant.skills import ChatMessage, HandOff, SkillContext
 
 # Phrases that narrow the search to recent messages, and how far back they reach.
 _WINDOWS = (
@@ -21,6 +21,19 @@ _WINDOWS = (
     (re.compile(r"\b(?:last|this|past) week\b", re.I), timedelta(days=14)),
     (re.compile(r"\b(?:last|this|past) month\b", re.I), timedelta(days=45)),
 )
+
+
+# A request about the user's own past says so: a person ("what did *we* say", "*my* notes")
+# or the record itself ("the earlier conversation"). "when did the nfl adopt a salary cap" has
+# neither: it is a question for the chat skill, however much it reads like "when did I ask...".
+_PERSONAL = re.compile(
+    r"\b(?:i|me|my|mine|myself|we|us|our|ours|you|your|yours|remember|mentioned|discussed|talked|"
+    r"earlier|previous(?:ly)?|last time|conversations?|chats?|notes?|history)\b", re.I)
+
+
+def about_the_user(text: str) -> bool:
+    """Whether ``text`` refers to the user's own conversations or notes at all."""
+    return _PERSONAL.search(text) is not None
 
 
 def time_window(ctx: SkillContext, text: str) -> tuple[str, object]:
@@ -36,6 +49,14 @@ def sources(hits) -> str:
 
 
 def respond(ctx: SkillContext) -> Iterator[str]:
+    """Search the user's other conversations and notes and answer from what is found.
+
+    Raises:
+        HandOff: the router sent a request that does not refer to the user's own past at all
+            (a general question); the chat skill answers it.
+    """
+    if not ctx.chosen and not about_the_user(ctx.text):
+        raise HandOff("the request is not about your conversations or notes", "the chat skill answers it instead")
     if ctx.recall is None:
         yield "I cannot search your past conversations here (no recall access was given to this skill)."
         return

@@ -243,3 +243,32 @@ def test_unrelated_query_finds_nothing_rather_than_the_nearest_junk(seeded):
     # Without the similarity floor the nearest (unrelated) messages would be cited.
     anything = load_settings(overrides={"memory": {"recall_min_similarity": -1.0}})
     assert Recall(store, FakeEmbedder, anything).search(query, exclude_conversation=current)
+
+
+def test_a_general_question_routed_to_recall_goes_to_chat(pipeline):
+    from assistant.events import RouteDecided
+
+    seed(pipeline.store)
+    text = "when did the nfl adopt a salary cap"
+    pipeline.start()
+    assert pipeline.router.wait_ready(60)
+    pipeline.save_correction("recall", text)  # so the router sends it to recall
+    assert pipeline.router.wait_ready(60) and pipeline.explain(None, text).skill == "recall"
+    events = list(pipeline.run_turn(None, text))
+    routes = [e.route for e in events if isinstance(e, RouteDecided)]
+    assert [r.skill for r in routes] == ["recall", "chat"]
+    assert "not about your conversations or notes" in routes[-1].reason
+    assert isinstance(events[-1], ReplyFinished) and events[-1].skill == "chat"
+    # Chosen by the user, recall searches whatever the wording.
+    done = list(pipeline.run_turn(None, "the lisbon trip", skill="recall"))[-1]
+    assert isinstance(done, ReplyFinished) and done.skill == "recall" and "Lisbon" in done.text
+
+
+@pytest.mark.parametrize(("text", "personal"), [
+    ("what did we say about the database migration", True), ("search my notes for wifi", True),
+    ("in an earlier conversation, the hotel name", True), ("what was the hotel you suggested", True),
+    ("when did the nfl adopt a salary cap", False), ("who wrote war and peace", False),
+])
+def test_about_the_user(pipeline, text, personal):
+    about = pipeline.registry.get("recall").handler.__globals__["about_the_user"]
+    assert about(text) is personal

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import zlib
+
 import numpy as np
 
 from assistant.router.embedders import FakeEmbedder
@@ -21,7 +23,7 @@ class NoiseEmbedder:
     def encode(self, texts: list[str]) -> np.ndarray:
         rows = []
         for text in texts:
-            rng = np.random.default_rng(abs(hash(text)) % 2**32)
+            rng = np.random.default_rng(zlib.crc32(text.encode()))  # the same in every process
             v = np.concatenate([[3.0], rng.normal(size=self.dim - 1) / np.sqrt(self.dim - 1)])
             rows.append(v / np.linalg.norm(v))
         return np.asarray(rows, dtype=np.float32)

@@ -87,8 +87,8 @@ def test_route_explains_decision(capsys):
     assert "-> timer" in out and "threshold" in out and "margin" in out
 
 
-def test_route_without_skills_falls_back(capsys):
-    code, out, _ = run(capsys, "route", "hello there")
+def test_route_that_fits_nothing_falls_back(capsys):
+    code, out, _ = run(capsys, "route", "qwzx vbkj", "--routes", str(DATA / "tiny_train.jsonl"))
     assert code == 0 and "-> chat" in out and "(fallback)" in out
 
 

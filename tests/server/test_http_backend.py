@@ -368,7 +368,7 @@ def test_openai_client_through_assistant_serve_to_a_llama_server(llama_server, h
     served = serve_pipeline(pipeline)
     client = OpenAI(base_url=served.url, api_key="x", max_retries=0, timeout=60)
     messages = [{"role": "user", "content": "hello there"}]
-    chunks = list(client.chat.completions.create(model="assistant", messages=messages, stream=True,
+    chunks = list(client.chat.completions.create(model="assistant/chat", messages=messages, stream=True,
                                                  max_tokens=12, temperature=0.0))
     streamed = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
     assert chunks[0].model_extra["assistant"]["model"] == "remote"

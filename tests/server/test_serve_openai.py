@@ -32,16 +32,16 @@ def test_models_lists_routing_and_every_skill(client, pipeline):
 
 
 def test_non_streamed_completion_is_routed_and_stored(client, pipeline):
-    reply = client.chat.completions.create(model="assistant", messages=[{"role": "user", "content": "hello there"}])
-    assert reply.choices[0].message.content == "You said: hello there"
+    reply = client.chat.completions.create(model="assistant", messages=[{"role": "user", "content": "hi, how are you"}])
+    assert reply.choices[0].message.content == "You said: hi, how are you"
     assert reply.choices[0].finish_reason == "stop" and reply.model == "assistant/chat"
-    assert reply.usage.completion_tokens == 4 and reply.usage.total_tokens > 4
+    assert reply.usage.completion_tokens == 6 and reply.usage.total_tokens > 4
     extra = reply.model_extra
     assert extra["assistant"]["skill"] == "chat" and extra["assistant"]["forced"] is False
     assert extra["assistant"]["status"] == "complete"
     stored = pipeline.store.messages(extra["conversation_id"])
     assert [(m.role, m.content, m.status) for m in stored] == [
-        ("user", "hello there", "complete"), ("assistant", "You said: hello there", "complete")]
+        ("user", "hi, how are you", "complete"), ("assistant", "You said: hi, how are you", "complete")]
 
 
 def test_streamed_completion(client, pipeline):

@@ -91,7 +91,7 @@ async def test_regenerate_replaces_the_last_reply():
     app, pipe = make_app(make_pipeline(script=["first answer", "second answer"]))
     async with app.run_test() as pilot:
         await ready(pilot)
-        await send(pilot, "hello")
+        await send(pilot, "hi")  # the fake embedder routes it to chat (a model skill)
         await wait_until(pilot, lambda: turn_idle(app) and bool(replies(app)))
         await pilot.press("ctrl+r")
         await wait_until(pilot, lambda: turn_idle(app) and replies(app)[-1].text == "second answer", what="regenerated")
