@@ -215,6 +215,8 @@ def fill_arguments(generate: Generate, request: str, tool: ToolSpec, *, context:
     return args, missing, errors
 
 
+# Currency, ticker, country and exchange codes: schemas ask for them where people write names.
+_CODE = re.compile(r"[A-Z][A-Z0-9]{1,5}")
 _PLACEHOLDER = re.compile(r"\b(your|my|example|placeholder|sample|todo|xxx+)\b|path/to|<[^>]*>", re.I)
 
 
@@ -228,14 +230,17 @@ class Source:
 
 def is_grounded(value: Any, source: Source, prop: dict[str, Any]) -> bool:
     """Whether a generated value can come from the user's words: text the user wrote as is,
-    an enum member, or text that shares a word of three or more letters with theirs and is
-    no placeholder ("your-repo-path", "<city>"). Other values (numbers, lists) are not judged."""
+    an enum member, a code in capitals ("USD", "AAPL"), or text that shares a word of three or
+    more letters with theirs and is no placeholder ("your-repo-path", "<city>"). Other values
+    (numbers, lists) are not judged."""
     if not isinstance(value, str) or "enum" in prop or prop.get("type", "string") != "string":
         return True  # a wrong type is the validator's business (and gets one repair)
     if value.strip().casefold() in source.text:
         return True
     if _PLACEHOLDER.search(value):
         return False
+    if _CODE.fullmatch(value.strip()):
+        return True  # a code for what the user wrote in words: "US dollars" -> USD, Apple -> AAPL
     words = [w for w in _words(value) if len(w) >= 3]
     return not words or any(w in source.words for w in words)
 

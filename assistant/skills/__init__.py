@@ -18,7 +18,8 @@ would. What is here:
   and the access protocols a context carries (:class:`ModelAccess`, :class:`RecallAccess`,
   :class:`DocsAccess`); :class:`DirectModelAccess` runs a context over a model manager in tests;
 * errors a skill raises: :class:`SkillError`, :class:`HandOff` (not my kind of request: the
-  fallback answers), and :class:`PermissionDenied` (a tool call refused);
+  fallback answers; not when ``ctx.chosen``, the user's own pick), and :class:`PermissionDenied`
+  (a tool call refused);
 * declaring skills in Python: :func:`define_skill`, :class:`Skill`, :data:`Handler`, ``hookimpl``;
 * tools: :class:`Tool`, :class:`ToolDispatcher`, :func:`run_tool_loop`, :func:`mentioned_paths`;
 * files: :class:`Limits`, :class:`Table`, :func:`read_text`, :func:`read_table`, :func:`beside`,

@@ -92,6 +92,18 @@ def test_a_value_not_in_the_users_words_counts_as_not_given(value: str) -> None:
     assert missing == ["city"] and "city" not in args
 
 
+@pytest.mark.parametrize("value", ["USD", "AAPL", "NASDAQ"])
+def test_a_code_for_what_the_user_named_counts_as_given(value: str) -> None:
+    # Schemas ask for codes where people write names ("500 US dollars", "Apple's stock"); a
+    # code has no word in common with the request, yet it is not made up.
+    reply = json.dumps({"city": value, "days": None})
+    args, missing, _ = engine.fill_arguments(gen(backend(reply)), "what is the weather like", WEATHER)
+    assert args == {"city": value} and missing == []
+    for text in ("Usd", "USDOLLARS"):  # not a code: judged by its words
+        assert engine.fill_arguments(gen(backend(json.dumps({"city": text, "days": None}))),
+                                     "what is the weather like", WEATHER)[1] == ["city"]
+
+
 def test_defaults_fill_what_the_user_did_not_give() -> None:
     args, missing, _ = engine.fill_arguments(gen(backend('{"city": null, "days": null}')), "weather please", WEATHER,
                                              defaults={"city": "Oslo", "unrelated": 1})
