@@ -28,7 +28,7 @@ _WINDOWS = (
 # neither: it is a question for the chat skill, however much it reads like "when did I ask...".
 _PERSONAL = re.compile(
     r"\b(?:i|me|my|mine|myself|we|us|our|ours|you|your|yours|remember|mentioned|discussed|talked|"
-    r"earlier|previous(?:ly)?|last time|conversations?|chats?|notes?|history)\b", re.I)
+    r"earlier|previous(?:ly)?|last time|conversations?|chats?|notes?)\b", re.I)
 
 
 def about_the_user(text: str) -> bool:

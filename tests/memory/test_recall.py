@@ -268,6 +268,7 @@ def test_a_general_question_routed_to_recall_goes_to_chat(pipeline):
     ("what did we say about the database migration", True), ("search my notes for wifi", True),
     ("in an earlier conversation, the hotel name", True), ("what was the hotel you suggested", True),
     ("when did the nfl adopt a salary cap", False), ("who wrote war and peace", False),
+    ("what is the history of the roman empire", False),
 ])
 def test_about_the_user(pipeline, text, personal):
     about = pipeline.registry.get("recall").handler.__globals__["about_the_user"]
