@@ -128,16 +128,12 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--details", action="store_true", help="every misrouted request")
     args = ap.parse_args()
-    from assistant.cli.router_cmd import _embedder, _load_routes
+    from assistant.cli.router_cmd import app_router
     from assistant.config import load_settings
     from assistant.router.instruction import instruction_of
-    from assistant.router.router import Router
 
     settings = load_settings()
-    routes = _load_routes(argparse.Namespace(routes=None), settings)
-    router = Router.build(routes, _embedder(settings), settings.cache_dir / "router",
-                          fallback=settings.router.fallback_skill, adapt=settings.router.adapt,
-                          keep_in_scope=settings.router.keep_in_scope, int8=settings.router.int8)
+    router = app_router(settings)
     fallback = settings.router.fallback_skill
     requests = (test_requests if args.split == "test" else dev_requests)(args.limit, args.seed)
     gold = [skill for skill, _ in requests]

@@ -121,16 +121,25 @@ def _load_routes(args: argparse.Namespace, settings):
     return corrections.apply(routes_from_skills(settings), settings.router.fallback_skill)
 
 
+def app_router(settings, routes=None):
+    """The router as the app builds it from ``settings`` (``routes``: default the installed
+    skills with the saved corrections), through the shared cache."""
+    from assistant.router.router import Router
+
+    if routes is None:
+        routes = _load_routes(argparse.Namespace(routes=None), settings)
+    return Router.build(routes, _embedder(settings), settings.cache_dir / "router",
+                        fallback=settings.router.fallback_skill, adapt=settings.router.adapt,
+                        keep_in_scope=settings.router.keep_in_scope, int8=settings.router.int8)
+
+
 def cmd_route(args: argparse.Namespace) -> int:
     from assistant.cli.common import print_json, read_text_arg, settings_from
-    from assistant.router.router import Router
 
     settings = settings_from(args)
     text = read_text_arg(args.text)
     routes = _load_routes(args, settings)
-    router = Router.build(routes, _embedder(settings), settings.cache_dir / "router",
-                          fallback=settings.router.fallback_skill, adapt=settings.router.adapt,
-                          keep_in_scope=settings.router.keep_in_scope, int8=settings.router.int8)
+    router = app_router(settings, routes)
     choice = router.route(text, previous_skill=args.previous)
     fallback = settings.router.fallback_skill
     if args.json:
