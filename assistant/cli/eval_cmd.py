@@ -35,7 +35,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run_eval(settings: Any, task: Any, candidates: list[Any], items: list[dict[str, Any]], *, quiet: bool = False) -> Any:
-    """Evaluate ``candidates`` on ``items`` with models from a ModelManager (one loaded at a time)."""
+    """Evaluate ``candidates`` on ``items`` with models from a ModelManager (one loaded at a time).
+
+    A skill with code of its own answers through that code (as in a chat turn, see
+    :func:`skill_answer`); a prompt-only skill is its prompt and schema on the model.
+    """
     from assistant.backends.manager import ModelManager
     from assistant.tuning.runner import evaluate
 
@@ -56,9 +60,45 @@ def run_eval(settings: Any, task: Any, candidates: list[Any], items: list[dict[s
             print("." if result.passed else "x", end="", file=sys.stderr, flush=True)
 
     try:
-        return evaluate(task, items, candidates, load, release, on_item)
+        return evaluate(task, items, candidates, load, release, on_item, answer=skill_answer(settings, manager, task))
     finally:
         manager.close()
+
+
+def skill_answer(settings: Any, manager: Any, task: Any) -> Any:
+    """For a skill with a handler of its own: answer and score one eval item through it, on a
+    candidate's model (greedy), with the item's files, clock, settings and memory. ``None`` for a
+    prompt-only skill (or one that did not load: the prompt path reports what the model does)."""
+    import dataclasses
+    import threading
+    import time
+
+    from assistant.bench.runner import GREEDY
+    from assistant.errors import AssistantError
+    from assistant.skills.evals import EvalItem, answer_item
+    from assistant.skills.model_access import ModelAccessForTurn
+    from assistant.skills.registry import load_skills
+    from assistant.tuning.runner import scored
+
+    registry = load_skills(settings)
+    skill = registry.get(task.name)
+    if skill is None or not skill.ok or skill.handler is None:
+        return None
+
+    def answer(candidate: Any, item: dict[str, Any]) -> Any:
+        access = ModelAccessForTurn(manager, settings, candidate.model, candidate.adapter, None,
+                                    threading.Event(), dict(GREEDY))
+        t0 = time.perf_counter()
+        try:
+            text, error = answer_item(registry, skill, EvalItem(item, 0), access, (candidate.model, candidate.adapter)), ""
+        except AssistantError as exc:  # the skill refused or failed: an empty answer, scored as such
+            text, error = "", exc.message
+            # A hung skill is disabled until the app restarts; an eval scores each item on its own.
+            skill.status, skill.error = "ok", ""
+        result = scored(task, item, text, access.results, error)
+        return dataclasses.replace(result, duration_ms=round((time.perf_counter() - t0) * 1000, 1))
+
+    return answer
 
 
 def run_eval_cmd(args: argparse.Namespace) -> int:

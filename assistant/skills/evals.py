@@ -6,18 +6,22 @@ One item per line::
     {"input": "...", "keywords": ["...", "..."]}
 
 Optional keys: ``now`` (ISO time for the skill's clock), ``settings`` (the skill's settings),
-``files`` (``{name: content}`` written to a temporary folder and attached), and ``replies``
-(scripted model replies, used when an eval runs on the fake backend to test skill logic).
-The ``assistant eval`` command scores the same files on real models.
+``files`` (``{name: content}`` written to a temporary folder and attached), ``memory`` (earlier
+conversations, ``[{"title": ..., "messages": [{"role": ..., "content": ...}, ...]}, ...]``, stored
+in a fresh in-memory database that a skill with the ``recall`` tool searches; without it such a
+skill searches an empty one), and ``replies`` (scripted model replies, used when an eval runs on
+the fake backend to test skill logic). The ``assistant eval`` command scores the same files on
+real models; a skill with code of its own is run through that code, as in a chat turn.
 """
 
 from __future__ import annotations
 
 import json
+from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from assistant.errors import SkillError
 
@@ -85,7 +89,49 @@ def _problem(data: Any) -> str | None:
             datetime.fromisoformat(data["now"])
         except (TypeError, ValueError):
             return "'now' must be an ISO date-time"
+    if "memory" in data:
+        return _memory_problem(data["memory"])
     return None
+
+
+def _memory_problem(memory: Any) -> str | None:
+    if not isinstance(memory, list):
+        return "'memory' must be a list of conversations"
+    for conversation in memory:
+        if not isinstance(conversation, dict) or not isinstance(conversation.get("messages"), list):
+            return "each 'memory' conversation needs 'messages' (a list)"
+        for message in conversation["messages"]:
+            if (not isinstance(message, dict) or message.get("role") not in ("user", "assistant")
+                    or not isinstance(message.get("content"), str)):
+                return "each 'memory' message needs 'role' (user or assistant) and 'content' (text)"
+    return None
+
+
+@contextmanager
+def item_recall(skill: Any, item: EvalItem) -> Iterator[dict[str, Any]]:
+    """The ``recall`` context field for ``item``: a search over its ``memory`` conversations,
+    in a fresh in-memory database, for a skill that declares the ``recall`` tool ({} otherwise).
+
+    The messages are stored at the item's ``now`` (or the present), so "last week" reaches them.
+    """
+    manifest = getattr(skill, "manifest", None)
+    if manifest is None or "recall" not in manifest.tools:
+        yield {}
+        return
+    from assistant.memory.recall import Recall
+    from assistant.memory.store import Store, now_iso
+
+    moment = item.data.get("now")
+    stamp = datetime.fromisoformat(moment).astimezone(UTC).isoformat(timespec="microseconds") if moment else None
+    store = Store.memory(clock=(lambda: stamp or now_iso()))
+    try:
+        for conversation in item.data.get("memory") or []:
+            cid = store.create_conversation(conversation.get("title"))
+            for message in conversation["messages"]:
+                store.add_message(cid, message["role"], message["content"])
+        yield {"recall": Recall(store).for_conversation(None)}
+    finally:
+        store.close()
 
 
 def passes(item: EvalItem, output: str) -> tuple[bool, str]:
@@ -120,46 +166,62 @@ def passes(item: EvalItem, output: str) -> tuple[bool, str]:
 
 
 def run_items(registry: Any, skill: Any, items: list[EvalItem], models: Any = None) -> list[tuple[EvalItem, str, bool, str]]:
-    """Each item through ``skill``'s own handler (its ``now``, ``settings`` and ``files`` applied).
+    """Each item through ``skill``'s own handler (see :func:`answer_item`), scored with its check.
 
-    Every item starts from an empty scratch folder of its own (so items never see each other's
-    state, and an eval never touches the user's notes or files); the item's ``before`` messages
-    run first in that folder. Returns (item, output, passed, reason) per item; a skill error
-    counts as a failed item.
+    Returns (item, output, passed, reason) per item; a skill error counts as a failed item.
     """
-    import tempfile
-
     from assistant.errors import AssistantError
 
     out = []
     for item in items:
-        with tempfile.TemporaryDirectory(prefix="assistant-eval-") as folder:
-            attachments = []
-            for name, content in (item.data.get("files") or {}).items():
-                path = Path(folder) / Path(name).name
-                path.write_text(str(content), encoding="utf-8")
-                attachments.append(path)
-            try:
-                for earlier in item.data.get("before") or []:
-                    _answer(registry, skill, models, item, str(earlier), [], Path(folder))
-                output = _answer(registry, skill, models, item, item.input, attachments, Path(folder))
-            except AssistantError as exc:
-                out.append((item, "", False, exc.message))
-                continue
+        try:
+            output = answer_item(registry, skill, item, models)
+        except AssistantError as exc:
+            out.append((item, "", False, exc.message))
+            continue
         ok, why = passes(item, output)
         out.append((item, output, ok, "" if ok else why))
     return out
 
 
+def answer_item(registry: Any, skill: Any, item: EvalItem, models: Any = None,
+                candidate: tuple[str, Path | None] | None = None) -> str:
+    """``skill``'s reply to ``item`` through its own handler, as in a chat turn.
+
+    ``candidate`` (model, adapter or None) replaces the skill's own model and adapter.
+
+    Every item starts from an empty scratch folder of its own (so items never see each other's
+    state, and an eval never touches the user's notes, files or conversations); the item's
+    ``files`` are attached from there, and its ``before`` messages run first in that folder.
+
+    Raises:
+        AssistantError: the skill refused or failed.
+    """
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="assistant-eval-") as folder:
+        attachments = []
+        for name, content in (item.data.get("files") or {}).items():
+            path = Path(folder) / Path(name).name
+            path.write_text(str(content), encoding="utf-8")
+            attachments.append(path)
+        for earlier in item.data.get("before") or []:
+            _answer(registry, skill, models, item, str(earlier), [], Path(folder), candidate)
+        return _answer(registry, skill, models, item, item.input, attachments, Path(folder), candidate)
+
+
 def _answer(registry: Any, skill: Any, models: Any, item: EvalItem, text: str, attachments: list[Path],
-            folder: Path) -> str:
+            folder: Path, candidate: tuple[str, Path | None] | None = None) -> str:
     """``skill``'s reply to ``text`` with ``item``'s clock and settings, its scratch in ``folder``."""
     extra: dict[str, Any] = {}
     if "now" in item.data:
         moment = datetime.fromisoformat(item.data["now"])
         extra["clock"] = lambda: moment
-    ctx = registry.context(skill, text=text, attachments=attachments, models=models, **extra)
-    ctx.scratch = folder / "scratch"
-    if item.data.get("settings"):
-        ctx.settings = {**ctx.settings, **item.data["settings"]}
-    return "".join(p for p in registry.run(skill, ctx) if isinstance(p, str))
+    with item_recall(skill, item) as recall:
+        ctx = registry.context(skill, text=text, attachments=attachments, models=models, **extra, **recall)
+        ctx.scratch = folder / "scratch"
+        if candidate is not None:
+            ctx.model, ctx.adapter = candidate
+        if item.data.get("settings"):
+            ctx.settings = {**ctx.settings, **item.data["settings"]}
+        return "".join(p for p in registry.run(skill, ctx) if isinstance(p, str))

@@ -146,16 +146,22 @@ def run_item(backend: Backend, task: SkillTask, item: dict[str, Any]) -> ItemRes
     )
     generation = backend.stream(request)
     text = generation.text()
-    result = generation.result
+    return scored(task, item, text, [generation.result] if generation.result else [])
+
+
+def scored(task: SkillTask, item: dict[str, Any], text: str, results: list[Any], error: str = "") -> ItemResult:
+    """``text`` (the answer to ``item``) scored, with the speed of its first generation and the
+    tokens of all of them (``results``: GenerationResult; a skill may generate more than once)."""
     score = score_item(text, item, task.output_schema)
+    first = results[0] if results else None
     return ItemResult(
         input=item["input"], expected=item.get("expected", item.get("keywords")), output=text,
-        score=round(score.score, 4), passed=score.passed, valid=score.valid, detail=score.detail,
-        fields=score.fields, ttft_ms=result.ttft_ms if result else None,
-        duration_ms=result.duration_ms if result else 0.0,
-        prompt_tokens=result.prompt_tokens if result else 0,
-        completion_tokens=result.completion_tokens if result else 0,
-        tokens_per_s=result.tokens_per_s if result else None,
+        score=round(score.score, 4), passed=score.passed, valid=score.valid,
+        detail=error or score.detail, fields=score.fields, ttft_ms=first.ttft_ms if first else None,
+        duration_ms=sum(r.duration_ms for r in results),
+        prompt_tokens=sum(r.prompt_tokens for r in results),
+        completion_tokens=sum(r.completion_tokens for r in results),
+        tokens_per_s=first.tokens_per_s if first else None,
     )
 
 
@@ -191,10 +197,14 @@ def evaluate(
     load: Loader,
     release: Releaser | None = None,
     on_item: Callable[[Candidate, int, ItemResult], None] | None = None,
+    answer: Callable[[Candidate, dict[str, Any]], ItemResult] | None = None,
 ) -> EvalRun:
     """Run every item on every candidate, one candidate loaded at a time.
 
-    A candidate that fails to load is reported with its error; the others still run.
+    ``answer`` answers and scores one item for a loaded candidate (a skill with code of its own
+    runs through it); without it each item goes to the backend with the skill's prompt and
+    schema (:func:`run_item`). A candidate that fails to load is reported with its error; the
+    others still run.
     """
     started = datetime.now(UTC).isoformat(timespec="seconds")
     labels = eval_labels(items, task.output_schema)
@@ -216,7 +226,7 @@ def evaluate(
         results = []
         try:
             for index, item in enumerate(items):
-                results.append(run_item(backend, task, item))
+                results.append(answer(candidate, item) if answer else run_item(backend, task, item))
                 if on_item:
                     on_item(candidate, index, results[-1])
         finally:

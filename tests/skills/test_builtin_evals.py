@@ -11,7 +11,7 @@ import json
 
 import pytest
 
-from assistant.skills.evals import load_eval, passes
+from assistant.skills.evals import answer_item, load_eval, passes
 from assistant.skills.loader import BUILTIN_SKILLS_DIR
 from assistant.skills.manifest import load_manifest
 
@@ -26,30 +26,35 @@ def _cases():
 
 
 @pytest.mark.parametrize("name,item", list(_cases()))
-def test_eval_item(run, tmp_path, name, item):
+def test_eval_item(settings, registry, name, item):
+    # The code path `assistant eval` takes for a skill with code (evals.answer_item), on fake models.
+    from assistant.backends.fake import FakeBackend
+    from assistant.backends.manager import ModelManager
+    from assistant.skills.context import DirectModelAccess
+
     data = item.data
-    attachments = []
-    for fname, content in data.get("files", {}).items():
-        path = tmp_path / fname
-        path.write_text(content)
-        attachments.append(path)
     replies = data.get("replies") or [" ".join(data.get("keywords", [])) or json.dumps(data.get("expected"))]
-    for before in data.get("before", []):
-        run(name, before, now=data.get("now"), skill_settings=data.get("settings"))
-    output, _ = run(name, item.input, script=list(replies), attachments=tuple(attachments), now=data.get("now"),
-                    skill_settings=data.get("settings"))
+    backends: list[FakeBackend] = []
+
+    def factory(model, adapter):
+        backends.append(FakeBackend(model, script=list(replies)))
+        return backends[-1]
+
+    skill = registry.get(name)
+    access = DirectModelAccess(ModelManager(settings, factory=factory), skill.model_name(settings) or settings.default_model)
+    output = answer_item(registry, skill, item, access)
     ok, why = passes(item, output)
     assert ok, why
-    skill = run.registry.get(name)
+    requests = [r for b in backends for r in b.requests]
     if skill.manifest.model is None:
-        assert run.requests == [], "a deterministic skill must not call a model"
+        assert requests == [], "a deterministic skill must not call a model"
     elif "replies" in data or "keywords" in data:
-        assert run.requests, "a model skill must call its model"
-        first = run.requests[0].messages[0]
+        assert requests, "a model skill must call its model"
+        first = requests[0].messages[0]
         assert first.role == "system" and first.content  # the skill's prompt reached the model
         # The skill's model, or one its settings name for a job its tuned model was not trained for.
-        allowed = {skill.model_name(run.settings)} | {v for k, v in skill.manifest.settings.items() if k.endswith("_model")}
-        assert all(b.name in allowed for b in run.backends if b.requests), [b.name for b in run.backends]
+        allowed = {skill.model_name(settings)} | {v for k, v in skill.manifest.settings.items() if k.endswith("_model")}
+        assert all(b.name in allowed for b in backends if b.requests), [b.name for b in backends]
 
 
 def test_every_builtin_has_examples_and_an_eval_set():

@@ -136,3 +136,54 @@ def test_eval_command_unknown_skill_and_model(task, capsys) -> None:
     assert "unknown skill 'nope'" in capsys.readouterr().err
     assert main(["eval", "demo", "--models", "nosuch"]) == 2
     assert "unknown model 'nosuch'" in capsys.readouterr().err
+
+
+def test_a_skill_with_code_is_evaluated_through_its_handler_with_the_items_memory() -> None:
+    # recall's eval items carry earlier conversations; the skill must search them (its code),
+    # not the bare model on its prompt, which is what `assistant eval recall` measured before.
+    from assistant.backends.manager import ModelManager
+    from assistant.cli.eval_cmd import skill_answer
+
+    settings = load_settings()
+    task = load_task(settings, "recall")
+    fakes: list[FakeBackend] = []
+
+    def factory(model, adapter):
+        fakes.append(FakeBackend(model, ["You moved the orders table to PostgreSQL 16 [1]."]))
+        return fakes[-1]
+
+    manager = ModelManager(settings, factory=factory)
+    memory = [{"title": "Database migration", "messages": [
+        {"role": "user", "content": "For the database migration we agreed to move the orders table to PostgreSQL 16."}]}]
+    items = [{"input": "what did we say about the database migration", "memory": memory,
+              "keywords": ["PostgreSQL 16", "Database migration"]},
+             {"input": "did we talk about kubernetes before", "memory": memory,
+              "expected": "I found nothing about that", "check": "contains"}]
+    answer = skill_answer(settings, manager, task)
+    assert answer is not None
+    candidate = Candidate(task.model, task.model)
+    run = evaluate(task, items, [candidate], lambda c: manager.get(c.model, c.adapter), answer=answer)
+    report = run.reports[0]
+    assert [i.passed for i in report.items] == [True, True], [(i.detail, i.output) for i in report.items]
+    assert "Sources:" in report.items[0].output and "Database migration" in report.items[0].output
+    sent = [r for f in fakes for r in f.requests]
+    assert len(sent) == 1  # the second item found nothing and never asked the model
+    assert "PostgreSQL 16" in sent[0].messages[-1].content and sent[0].temperature == 0.0
+    assert report.items[0].ttft_ms is not None
+
+
+def test_a_prompt_only_skill_is_evaluated_on_its_prompt(task) -> None:
+    from assistant.backends.manager import ModelManager
+    from assistant.cli.eval_cmd import skill_answer
+
+    settings = load_settings()
+    assert skill_answer(settings, ModelManager(settings, factory=lambda m, a: FakeBackend(m, oracle)), task) is None
+
+
+def test_eval_memory_must_be_conversations(tmp_path: Path) -> None:
+    from assistant.skills.evals import load_eval
+
+    bad = tmp_path / "eval.jsonl"
+    bad.write_text(json.dumps({"input": "x", "expected": "y", "memory": [{"messages": [{"role": "robot", "content": "hi"}]}]}) + "\n")
+    with pytest.raises(SkillError, match="'role'"):
+        load_eval(bad)
