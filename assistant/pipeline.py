@@ -50,6 +50,7 @@ RECALL_EMBEDDER_WAIT_S = 30.0
 log = logging.getLogger(__name__)
 _DOCS_WORD = re.compile(r"\b(?:collection|docs|documents|folder|files)\b", re.I)  # cheap check before a store read
 _MODEL_STATES: dict[LoadState, WarmState] = {"loading": "loading", "loaded": "ready", "failed": "failed"}
+_SERVER_STATES: dict[str, WarmState] = {"starting": "loading", "ready": "ready", "failed": "failed"}
 
 
 class RouterSeam(Protocol):
@@ -78,6 +79,8 @@ class SkillsSeam(Protocol):
     def all(self) -> "list[Skill]": ...
 
     def info(self, skill: "Skill") -> SkillInfo: ...
+
+    def server_states(self) -> list[tuple[str, str, str]]: ...
 
     def context(self, skill: "Skill", *, text: str, history: Sequence[ChatMessage] = (),
                 attachments: Sequence[Path] = (), models: "ModelAccess | None" = None,
@@ -210,6 +213,8 @@ class Pipeline:
         out = [ComponentState("embedder", state, detail)]
         for m in self.models.states():
             out.append(ComponentState(m.name, _MODEL_STATES[m.state], m.error or f"{m.footprint_mb} MB"))
+        for name, server_state, detail in self.registry.server_states():
+            out.append(ComponentState(f"mcp {name}", _SERVER_STATES.get(server_state, "cold"), detail[:80]))
         used, budget = self.memory_used_mb()
         out.append(ComponentState("memory", "ready", f"{used} / {budget} MB"))
         return out

@@ -31,6 +31,7 @@ class SkillInfo:
     status: Literal["ok", "failed", "disabled"] = "ok"
     error: str = ""
     examples: int = 0
+    server: str = ""  # an MCP skill: its server's state and why ("failed: ..."), else empty
 
 
 @dataclass(frozen=True)

@@ -44,6 +44,10 @@ def cmd_list(args: argparse.Namespace) -> int:
     broken = [s for s in skills if s.status != "ok"]
     for s in broken:
         print(f"\n{s.name} ({s.status}): {s.error}")
+    for s in skills:
+        server = registry.info(s).server
+        if server.startswith("failed"):
+            print(f"\n{s.name}: its MCP server {server}")
     return 0
 
 

@@ -5,6 +5,9 @@ server is started (command, args, cwd, url, the names of its env variables), and
 version the server reported. So the routes of a known server are ready at once on the next
 start; when the running server reports another version or other tools, the cache is
 rewritten and ``on_change`` is called (the app rebuilds its routes).
+
+The last failure of a server (why, and when) is kept beside its tool list until it next starts
+well, so a process that never started it (``assistant skills list``) can still say it failed.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import json
 import logging
 import os
 import threading
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
@@ -69,6 +73,32 @@ class ToolCache:
         return True
 
 
+    def failure_path(self, name: str, server: McpServerSettings) -> Path:
+        return self.folder / f"{name}-{server_key(server)}.failed.json"
+
+    def record_failure(self, name: str, server: McpServerSettings, reason: str | None) -> None:
+        """Keep ``reason`` (with the time) as the server's last failure; ``None`` clears it.
+        Only a cache: a failed write is ignored."""
+        path = self.failure_path(name, server)
+        try:
+            if reason is None:
+                path.unlink(missing_ok=True)
+                return
+            path.parent.mkdir(parents=True, exist_ok=True)
+            at = datetime.now().astimezone().isoformat(timespec="seconds")
+            path.write_text(json.dumps({"error": reason, "at": at}), encoding="utf-8")
+        except OSError:
+            pass
+
+    def last_failure(self, name: str, server: McpServerSettings) -> tuple[str, str] | None:
+        """``(reason, local ISO time)`` of the server's last failure, or ``None``."""
+        try:
+            data = json.loads(self.failure_path(name, server).read_text(encoding="utf-8"))
+            return str(data["error"]), str(data["at"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
+
 class McpHub:
     """The app's MCP servers.
 
@@ -115,7 +145,12 @@ class McpHub:
             McpError: the server could not be started.
         """
         conn = self.connection(name)
-        conn.ensure_started()
+        try:
+            conn.ensure_started()
+        except McpError:
+            self.cache.record_failure(name, self.settings.servers[name], conn.error or "it failed to start")
+            raise
+        self.cache.record_failure(name, self.settings.servers[name], None)
         changed = self.cache.save(name, self.settings.servers[name], conn.server_version, conn.tools)
         if changed and self.on_change is not None:
             try:
@@ -148,6 +183,27 @@ class McpHub:
         with self._lock:
             conn = self._connections.get(name)
         return (conn.state, conn.error) if conn is not None else ("cold", "")
+
+    def call_failed(self, name: str) -> None:
+        """A call ended the server (crash, closed pipe): keep why, as a failed start is kept."""
+        state, reason = self.state(name)
+        if state == "failed":
+            self.cache.record_failure(name, self.settings.servers[name], reason)
+
+    def report(self, name: str) -> tuple[str, str]:
+        """``(state, detail)`` as lists show a server: its live state in this process, else the
+        last failure kept from an earlier one, else ``cold`` with its cached tool count."""
+        state, reason = self.state(name)
+        if state == "ready":
+            conn = self.connection(name)
+            return "ready", f"{len(conn.tools)} tools"
+        if state in ("starting", "failed"):
+            return state, reason
+        kept = self.cache.last_failure(name, self.settings.servers[name])
+        if kept is not None:
+            return "failed", f"{kept[0]} (at {kept[1]}; it is started again on the next use)"
+        cached = self.cached_tools(name)
+        return "cold", (f"{len(cached)} tools cached" if cached is not None else "not started yet")
 
     def close(self) -> None:
         """Stop every server; safe to call twice."""

@@ -18,7 +18,7 @@ from assistant.backends.base import ChatMessage
 from assistant.errors import HandOff
 from assistant.events import Progress
 from assistant.mcp import engine
-from assistant.mcp.client import McpCancelled, ToolSpec
+from assistant.mcp.client import McpCancelled, McpError, ToolSpec
 from assistant.mcp.hub import McpHub
 from assistant.mcp.render import render
 from assistant.mcp.settings import McpServerSettings
@@ -139,6 +139,9 @@ class McpServerSkill:
         except McpCancelled:
             yield f"Cancelled the call to `{tool.name}`."
             return
+        except McpError:
+            self.hub.call_failed(self.name)
+            raise
         keep = ctx.scratch_dir() if ctx.scratch is not None else None
         yield render(tool.name, arguments, result, self.hub.settings.max_output_chars, keep)
 

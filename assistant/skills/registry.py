@@ -252,8 +252,17 @@ class SkillRegistry:
         """The skill as front ends list it."""
         from assistant.pipeline_api import SkillInfo
 
+        server = ""
+        hub = _hub_of(skill)
+        if hub is not None:
+            state, detail = hub.report(skill.name)
+            server = f"{state}: {detail}" if detail else state
         return SkillInfo(name=skill.name, description=skill.description, model=skill.model_name(self.settings),
-                         status=skill.status, error=skill.error, examples=len(skill.examples))
+                         status=skill.status, error=skill.error, examples=len(skill.examples), server=server)
+
+    def server_states(self) -> list[tuple[str, str, str]]:
+        """``(skill, state, detail)`` of every MCP server behind a skill (see ``McpHub.report``)."""
+        return [(s.name, *hub.report(s.name)) for s in self._skills if (hub := _hub_of(s)) is not None]
 
     def scratch_dir(self, skill: Skill) -> Path:
         return self.settings.data_dir / "skills" / skill.name
@@ -314,3 +323,8 @@ def load_skills(settings: "Settings", **sources: Any) -> SkillRegistry:
     Never raises for a broken skill: it is listed as failed with its reason.
     """
     return SkillRegistry(settings, discover(settings, **sources))
+
+
+def _hub_of(skill: Skill) -> Any:
+    """The MCP hub behind an MCP server's skill, else ``None``."""
+    return getattr(skill.handler, "hub", None) if skill.source == "mcp" else None

@@ -49,6 +49,13 @@ def test_list_shows_state_tools_and_failures(user_config, flaky, capsys) -> None
     assert main(["mcp", "list", "--cached"]) == 0
     out = capsys.readouterr().out
     assert "good" in out and "cached" in out and "echo" in out
+    # `skills list` starts no server, and still says which one failed (kept from the run above).
+    assert main(["skills", "list"]) == 0
+    out = capsys.readouterr().out
+    assert "bad: its MCP server failed: " in out and "Connection closed" in out and "good: its MCP server" not in out
+    assert main(["skills", "list", "--json"]) == 0
+    rows = {r["name"]: r for r in json.loads(capsys.readouterr().out)}
+    assert rows["bad"]["server"].startswith("failed: ") and rows["good"]["server"].startswith("cold: ")
 
 
 def test_list_without_servers_says_how_to_add_one(capsys) -> None:

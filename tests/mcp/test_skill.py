@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -129,6 +130,37 @@ def test_a_server_that_fails_to_start_is_a_clear_error_and_others_still_work(ski
     text, _ = run("good", "echo the text hi", tool_script("echo", {"text": "hi"}))
     assert "hi" in text
     assert registry.get("chat").ok
+    # The lists say which server failed and why; the working one is ready with its tools.
+    info = {s.name: registry.info(s) for s in registry.all()}
+    assert info["bad"].server.startswith("failed: ") and "Connection closed" in info["bad"].server
+    assert info["good"].server.startswith("ready: ") and info["chat"].server == ""
+    states = {name: (state, detail) for name, state, detail in registry.server_states()}
+    assert states["bad"][0] == "failed" and states["good"] == ("ready", f"{len(registry.get('good').handler.hub.tools('good'))} tools")
+
+
+def test_a_failure_is_kept_for_the_next_process_until_the_server_starts_well(skill_env, flaky, tool_script) -> None:
+    bad = flaky("exit")
+    _, registry, run = skill_env({"s": bad})
+    with pytest.raises(SkillError, match="failed to start"):
+        run("s", "echo hi", tool_script("echo", {"text": "hi"}))
+    _, fresh, _ = skill_env({"s": bad})  # another process: its server was never started here
+    shown = fresh.info(fresh.get("s")).server
+    assert shown.startswith("failed: ") and "Connection closed" in shown and "started again on the next use" in shown
+    _, fixed, run = skill_env({"s": {**bad, "args": flaky()["args"]}})  # the user fixed the command
+    assert fixed.info(fixed.get("s")).server.startswith("cold: ")  # another start command: not its failure
+    text, _ = run("s", "echo the text hi", tool_script("echo", {"text": "hi"}))
+    assert "hi" in text
+
+
+def test_a_crash_during_a_call_is_kept_as_the_servers_failure(skill_env, flaky, tool_script) -> None:
+    _, registry, run = skill_env({"flaky": flaky()})
+    with pytest.raises(SkillError, match="closed the connection"):
+        run("flaky", "crash the server now", tool_script("crash", {}))
+    _, fresh, _ = skill_env({"flaky": flaky()})
+    assert fresh.info(fresh.get("flaky")).server.startswith("failed: ")
+    run("flaky", "echo the text again", tool_script("echo", {"text": "again"}))  # a good start clears it
+    _, later, _ = skill_env({"flaky": flaky()})
+    assert later.info(later.get("flaky")).server.startswith("cold: ") and "tools cached" in later.info(later.get("flaky")).server
 
 
 def test_safe_mode_disables_mcp_skills(make_settings, flaky) -> None:
@@ -182,3 +214,20 @@ def test_the_apps_embedder_narrows_the_tools_when_given(skill_env, flaky, tool_s
     assert embedder.calls > 0
     names = run.requests[0].json_schema["properties"]["tool"]["enum"]
     assert len(names) == 3 and names[0] == "echo" and names[-1] == "none"
+
+
+def test_the_status_bar_components_name_each_server_and_its_state(make_settings, flaky) -> None:
+    from assistant.pipeline import build_pipeline
+
+    pipeline = build_pipeline(make_settings({"bad": flaky("exit")}, start_timeout_s=2), fake=True)
+    try:
+        states = {c.name: c for c in pipeline.components()}
+        assert states["mcp bad"].state == "cold" and states["mcp bad"].detail == "not started yet"
+        pipeline.registry.start_background()
+        deadline = time.monotonic() + 20
+        while pipeline.registry.server_states()[0][1] != "failed" and time.monotonic() < deadline:
+            time.sleep(0.1)
+        bad = {c.name: c for c in pipeline.components()}["mcp bad"]
+        assert bad.state == "failed" and "Connection closed" in bad.detail
+    finally:
+        pipeline.close()

@@ -146,6 +146,8 @@ class ChatCommands:
         lines = ["Skills:"]
         for s in skills:
             state = "" if s.status == "ok" else f"  [{s.status}: {s.error}]"
+            if s.server:
+                state += f"  [MCP server {s.server}]"
             lines.append(f"  {s.name:<12} {s.model or '-':<20} {s.description}{state}")
         await self.view.add_note("\n".join(lines))
 
