@@ -4,7 +4,7 @@ Usage: .venv/bin/python benchmarks/tool_calls.py [--set simple|multiple] [--mode
        [--limit N] [--modes engine,free] [--details]
 (one progress line per question goes to stderr; the JSON result to stdout)
 
-``engine``: assistant.mcp.engine as the MCP skills use it (narrow to 3 candidates, choose under
+``engine``: assistant.tools.engine as the MCP skills use it (narrow to 3 candidates, choose under
 a grammar of their names, fill the arguments under a grammar of the schema, validate, one
 repair; a required value it judges not given counts as a failed call). ``free``: the same
 model prompted the usual way (tools listed in the system prompt, asked to reply with
@@ -62,7 +62,7 @@ def _same(value: Any, accepted: Any, kind: str | None) -> bool:
 
 def ast_check(name: str | None, args: dict[str, Any], functions: list[dict], truth: dict) -> tuple[bool, str]:
     """BFCL's AST check of one call (see the module docstring); ``(ok, why not)``."""
-    from assistant.mcp.engine import normalise_schema
+    from assistant.tools.engine import normalise_schema
 
     want, accepted = next(iter(truth.items()))
     if name != want:
@@ -86,8 +86,8 @@ def ast_check(name: str | None, args: dict[str, Any], functions: list[dict], tru
 
 # The two ways of calling ----------------------------------------------------------------
 def tools_of(functions: list[dict]) -> list[Any]:
-    from assistant.mcp.client import ToolSpec
-    from assistant.mcp.engine import normalise_schema
+    from assistant.tools.engine import normalise_schema
+    from assistant.tools.spec import ToolSpec
 
     return [ToolSpec(f["name"], f.get("description", ""), normalise_schema(f.get("parameters", {}))) for f in functions]
 
@@ -101,7 +101,7 @@ def split_question(item: dict) -> tuple[str, list[Any]]:
 
 
 def call_engine(access: Any, item: dict) -> tuple[str | None, dict, str]:
-    from assistant.mcp import engine
+    from assistant.tools import engine
 
     request, context = split_question(item)
     plan = engine.plan(access.generate, request, tools_of(item["function"]), max_candidates=3, allow_none=False,

@@ -15,12 +15,12 @@ import concurrent.futures
 import contextlib
 import threading
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 from assistant.errors import SkillError
 from assistant.mcp.settings import McpServerSettings
+from assistant.tools.spec import ToolSpec
 
 State = Literal["cold", "starting", "ready", "failed"]
 _POLL_S = 0.05
@@ -32,39 +32,6 @@ class McpError(SkillError):
 
 class McpCancelled(McpError):
     """The user cancelled a call while it ran."""
-
-
-@dataclass(frozen=True)
-class ToolSpec:
-    """A tool as the engine sees it (from a live server, the cache, or a benchmark).
-
-    Attributes:
-        name: the tool's name on its server.
-        description: what it does (from the server).
-        input_schema: the JSON schema of its arguments.
-        read_only: the server marked it ``readOnlyHint``; anything else is side-effecting.
-    """
-
-    name: str
-    description: str = ""
-    input_schema: dict[str, Any] = field(default_factory=lambda: {"type": "object", "properties": {}})
-    read_only: bool = False
-
-    @classmethod
-    def from_mcp(cls, tool: Any) -> "ToolSpec":
-        hints = tool.annotations
-        return cls(name=tool.name, description=(tool.description or tool.title or "").strip(),
-                   input_schema=dict(tool.input_schema or {"type": "object", "properties": {}}),
-                   read_only=bool(hints is not None and hints.read_only_hint is True))
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "description": self.description, "input_schema": self.input_schema,
-                "read_only": self.read_only}
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "ToolSpec":
-        return cls(name=str(data["name"]), description=str(data.get("description", "")),
-                   input_schema=dict(data.get("input_schema") or {}), read_only=bool(data.get("read_only")))
 
 
 class LoopThread:

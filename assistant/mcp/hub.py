@@ -21,8 +21,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
-from assistant.mcp.client import LoopThread, McpConnection, McpError, ToolSpec
+from assistant.mcp.client import LoopThread, McpConnection, McpError
 from assistant.mcp.settings import McpServerSettings, McpSettings
+from assistant.tools.spec import ToolSpec
 
 if TYPE_CHECKING:
     from assistant.config import Settings

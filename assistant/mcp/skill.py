@@ -17,12 +17,13 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
 from assistant.backends.base import ChatMessage
 from assistant.errors import HandOff
 from assistant.events import Progress
-from assistant.mcp import engine
-from assistant.mcp.client import McpCancelled, McpError, ToolSpec
+from assistant.mcp.client import McpCancelled, McpError
 from assistant.mcp.hub import McpHub
 from assistant.mcp.render import render
 from assistant.mcp.settings import McpServerSettings
 from assistant.skills.skill import Skill, define_skill
+from assistant.tools import engine
+from assistant.tools.spec import ToolSpec
 
 if TYPE_CHECKING:
     from assistant.config import Settings

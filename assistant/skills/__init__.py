@@ -21,7 +21,8 @@ would. What is here:
   fallback answers; not when ``ctx.chosen``, the user's own pick), and :class:`PermissionDenied`
   (a tool call refused);
 * declaring skills in Python: :func:`define_skill`, :class:`Skill`, :data:`Handler`, ``hookimpl``;
-* tools: :class:`Tool`, :class:`ToolDispatcher`, :func:`run_tool_loop`, :func:`mentioned_paths`;
+* tools: :class:`Tool`, :class:`ToolDispatcher`, :func:`run_tool_loop` (the model calls the
+  declared tools through :mod:`assistant.tools.engine`, as MCP tools are called), :func:`mentioned_paths`;
 * files: :class:`Limits`, :class:`Table`, :func:`read_text`, :func:`read_table`, :func:`beside`,
   :func:`write_new`, :func:`format_rows`, :func:`markdown_table`;
 * structured output: :func:`generate_structured`, :func:`schema_errors`, :func:`schema_of`,

@@ -18,6 +18,8 @@ from typing import Any, Callable, Iterable, Iterator, Mapping
 from assistant.backends.base import ChatMessage
 from assistant.errors import PermissionDenied
 from assistant.skills.manifest import Permissions
+from assistant.tools import engine
+from assistant.tools.spec import ToolSpec
 
 MAX_READ_BYTES = 1_000_000
 
@@ -34,6 +36,8 @@ class Tool:
         writes: its path arguments are written (needs ``permissions.write``).
         network: uses the network (needs ``permissions.network``).
         path_args: names of arguments that are file paths (checked against the roots).
+        input_schema: the JSON schema of its arguments, which the model fills under a grammar
+            (default: each path argument, a required string).
     """
 
     name: str
@@ -43,6 +47,14 @@ class Tool:
     writes: bool = False
     network: bool = False
     path_args: tuple[str, ...] = ("path",)
+    input_schema: dict[str, Any] | None = None
+
+    def spec(self) -> ToolSpec:
+        """The tool as the tool-calling engine sees it."""
+        schema = self.input_schema or {
+            "type": "object", "required": list(self.path_args),
+            "properties": {k: {"type": "string", "description": "a file path"} for k in self.path_args}}
+        return ToolSpec(self.name, self.description, schema, read_only=not (self.side_effect or self.writes))
 
 
 def _read_file(path: Path) -> str:
@@ -70,10 +82,14 @@ def _delete_file(path: Path) -> str:
 
 BUILTIN_TOOLS: dict[str, Tool] = {
     t.name: t for t in (
-        Tool("read_file", _read_file, "read a text file: {\"path\": ...}"),
-        Tool("list_dir", _list_dir, "list a folder: {\"path\": ...}"),
-        Tool("write_file", _write_file, "create a new file: {\"path\": ..., \"content\": ...}", side_effect=True, writes=True),
-        Tool("delete_file", _delete_file, "delete a file: {\"path\": ...}", side_effect=True, writes=True),
+        Tool("read_file", _read_file, "Read a text file and return its text."),
+        Tool("list_dir", _list_dir, "List the names in a folder."),
+        Tool("write_file", _write_file, "Create a new text file with the given content (never overwrites).",
+             side_effect=True, writes=True, input_schema={
+                 "type": "object", "required": ["path", "content"],
+                 "properties": {"path": {"type": "string", "description": "the new file's path"},
+                                "content": {"type": "string", "description": "the text to write"}}}),
+        Tool("delete_file", _delete_file, "Delete a file.", side_effect=True, writes=True),
     )
 }
 
@@ -244,55 +260,64 @@ class ToolDispatcher:
         return out
 
 
-_CALL = re.compile(r"\{.*\}", re.S)
-
-
-def parse_tool_call(text: str) -> tuple[str, dict[str, Any]] | None:
-    """``{"tool": NAME, "args": {...}}`` in a model's reply, or ``None`` for a plain answer."""
-    match = _CALL.search(text)
-    if not match:
-        return None
-    try:
-        obj = json.loads(match.group(0))
-    except ValueError:
-        return None
-    if not isinstance(obj, dict) or not isinstance(obj.get("tool"), str):
-        return None
-    args = obj.get("args", {})
-    return obj["tool"], args if isinstance(args, dict) else {}
-
-
 def tool_instructions(dispatcher: ToolDispatcher) -> str:
-    """The system-prompt paragraph that tells a model which tools exist and how to call them."""
+    """A system-prompt paragraph naming the tools :func:`run_tool_loop` may run for the model."""
     lines = [f"- {n}: {dispatcher.tools[n].description}" for n in dispatcher.declared if n in dispatcher.tools]
-    return ("You may call a tool by replying with only JSON: {\"tool\": NAME, \"args\": {...}}. "
-            "Tools:\n" + "\n".join(lines) + "\nOtherwise answer normally.")
+    return ("These tools can be run for you; their results are given to you as messages:\n" + "\n".join(lines) +
+            "\nAnswer from the results.")
 
 
-def run_tool_loop(generate: Callable[..., Any], messages: list[ChatMessage], dispatcher: ToolDispatcher) -> Iterator[str]:
-    """Let a model call tools until it answers in prose; yields the final answer's pieces.
+def run_tool_loop(generate: Callable[..., Any], messages: list[ChatMessage], dispatcher: ToolDispatcher,
+                  *, embedder: Any = None, max_candidates: int = 3) -> Iterator[str]:
+    """Let a model run the skill's declared tools, then answer; yields the answer's pieces.
 
-    Each tool result (or refusal) goes back to the model as a user message. The chain ends
-    when the model stops calling tools or the dispatcher's call budget is spent.
+    The same path as the MCP skills' (:mod:`assistant.tools.engine`): at each step the request
+    is narrowed to a few declared tools, the model chooses one under a grammar that allows only
+    their names (or "none": answer now) and fills its arguments under a grammar made from its
+    schema; a required value the user did not give ends the turn with a question instead of an
+    invented one. Then the dispatcher checks the call (declared, paths inside the roots,
+    permissions, confirmation, the call budget) and runs it. Each result or refusal goes back
+    to the model as a user message; the same call twice, a refusal of the budget, or "none"
+    ends the chain, and the model answers in prose from what it has.
+
+    Args:
+        generate: ``ctx.generate`` (messages, ``json_schema=``, generation settings).
+        messages: the system prompt (with :func:`tool_instructions`), then the user's request last.
+        dispatcher: ``ctx.tools``.
+        embedder: narrows among many tools by meaning (``None``: word overlap).
     """
+    specs = [dispatcher.tools[n].spec() for n in dispatcher.declared if n in dispatcher.tools]
     convo = list(messages)
+    request = convo[-1].content if convo else ""
+    # The files the user attached or named are what they gave: their paths count as said.
+    given = [ChatMessage("user", "Files you may use: " + ", ".join(sorted(map(str, dispatcher.roots.files))))
+             ] if dispatcher.roots.files else []
+    done: list[str] = []
     refusals: list[str] = []
-    while True:
-        reply = generate(convo).text()
-        call = parse_tool_call(reply)
-        if call is None:
+    while specs:
+        ask = request + ("\n\nTools already run:\n" + "\n".join(done) if done else "")
+        shortlist = engine.candidates(ask, specs, max_candidates, embedder)
+        tool = engine.choose_tool(generate, ask, shortlist, allow_none=True)
+        if tool is None:
             break
-        name, args = call
+        args, missing, errors = engine.fill_arguments(generate, request, tool, context=given + convo[1:-1])
+        if missing:
+            for note in refusals:
+                yield f"[refused] {note}\n"
+            yield engine.question_for(tool, missing)
+            return
+        call = f"{tool.name} {json.dumps(args, ensure_ascii=False, sort_keys=True)}"
+        if errors or any(line.startswith(f"- {call}:") for line in done):
+            break  # arguments that stay invalid, or a repeat: answer from what there is
         try:
-            result = dispatcher.call(name, args)
+            result = dispatcher.call(tool.name, args)
         except PermissionDenied as exc:
             refusals.append(exc.message)
             if "tool calls in one turn" in exc.message:
-                reply = ""
                 break
             result = f"refused: {exc.message}"
-        convo += [ChatMessage("assistant", reply), ChatMessage("user", f"Tool result for {name}:\n{result}")]
+        done.append(f"- {call}: {result[:120]!r}")
+        convo += [ChatMessage("assistant", f"(ran {call})"), ChatMessage("user", f"Tool result for {tool.name}:\n{result}")]
     for note in refusals:
         yield f"[refused] {note}\n"
-    if reply:
-        yield reply
+    yield generate(convo).text()

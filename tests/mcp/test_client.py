@@ -141,9 +141,9 @@ def test_close_stops_everything_and_is_safe_twice(hub_for, flaky) -> None:
 def test_tool_cache_survives_two_starts_saving_at_once(tmp_path) -> None:
     import threading
 
-    from assistant.mcp.client import ToolSpec
     from assistant.mcp.hub import ToolCache
     from assistant.mcp.settings import McpServerSettings
+    from assistant.tools.spec import ToolSpec
 
     cache, server = ToolCache(tmp_path / "mcp"), McpServerSettings(command="some-server")
     errors: list[BaseException] = []

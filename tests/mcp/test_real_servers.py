@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from assistant.mcp import engine
+from assistant.tools import engine
 
 
 def time_server(server_bin) -> dict:

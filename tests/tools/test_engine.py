@@ -10,8 +10,8 @@ import pytest
 
 from assistant.backends.base import ChatMessage, GenerationRequest
 from assistant.backends.fake import FakeBackend
-from assistant.mcp import engine
-from assistant.mcp.client import ToolSpec
+from assistant.tools import engine
+from assistant.tools.spec import ToolSpec
 
 TIME = ToolSpec("get_current_time", "Get current time in a specific timezone",
                 {"type": "object", "properties": {"timezone": {"type": "string", "description": "IANA name"}},

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
 from assistant.backends.base import ChatMessage
-from assistant.mcp.client import ToolSpec
+from assistant.tools.spec import ToolSpec
 
 Generate = Callable[..., Any]  # ctx.generate / ModelAccess.generate: (messages, json_schema=...) -> Generation
 _WORD = re.compile(r"[a-z0-9]+")
