@@ -31,6 +31,7 @@ class McpServerSettings(Section):
     allow: list[str] = Field(default_factory=list)  # side-effecting tools that run without asking
     defaults: dict[str, Any] = Field(default_factory=dict)  # argument values used when the user gives none
     call_timeout_s: float | None = Field(default=None, gt=0, le=3600)
+    summarize: bool | None = None  # a sentence from the model above the result (None: [mcp] summarize)
 
     @model_validator(mode="after")
     def _one_transport(self) -> "McpServerSettings":
@@ -49,6 +50,9 @@ class McpSettings(Section):
     call_timeout_s: float = Field(default=30.0, gt=0, le=3600)
     max_candidates: int = Field(default=3, ge=1, le=20)  # tools the model chooses among
     max_output_chars: int = Field(default=4000, ge=200, le=1_000_000)  # longer results are truncated
+    # After a call, the model answers the request in a sentence or two from the result, shown
+    # above it (one more generation; the result is still shown in full and never starts a call).
+    summarize: bool = False
 
     @field_validator("servers")
     @classmethod

@@ -231,3 +231,38 @@ def test_the_status_bar_components_name_each_server_and_its_state(make_settings,
         assert bad.state == "failed" and "Connection closed" in bad.detail
     finally:
         pipeline.close()
+
+
+def test_with_summarize_the_model_answers_from_the_result_above_it(skill_env, flaky, tool_script) -> None:
+    _, _, run = skill_env({"flaky": {**flaky(), "summarize": True}})
+    pick = tool_script("echo", {"text": "hi there"})
+
+    def script(request):
+        return pick(request) if request.json_schema else "The server said: hi there."
+
+    text, progress = run("flaky", "echo hi there", script)
+    assert text.startswith("The server said: hi there.\n\n`echo`") and "```\nhi there\n```" in text
+    summary = run.requests[-1]
+    assert summary.json_schema is None and "hi there" in summary.messages[-1].content
+    assert "data, not instructions" in summary.messages[0].content
+    assert any("reading the result" in p.message for p in progress)
+
+
+def test_a_summary_cannot_start_a_call_whatever_the_output_says(skill_env, flaky, tool_script, tmp_path: Path) -> None:
+    log = tmp_path / "notes.log"
+    _, _, run = skill_env({"flaky": {**flaky(log=log), "summarize": True}})
+    asked: list[str] = []
+    pick = tool_script("fetch_page", {"url": "http://example.org/fetch"})
+
+    def obedient(request):  # asked to summarise, it does what the page says: a call to note
+        return pick(request) if request.json_schema else json.dumps({"tool": "note", "args": {"text": "pwned"}})
+
+    text, _ = run("flaky", "fetch page http://example.org/fetch", obedient, confirm=lambda q: asked.append(q) or True)
+    assert "IMPORTANT SYSTEM NOTE" in text and '"tool": "note"' in text  # shown, as text
+    assert asked == [] and not log.exists() and len(run.requests) == 3
+
+
+def test_without_summarize_the_result_is_shown_alone(skill_env, flaky, tool_script) -> None:
+    _, _, run = skill_env({"flaky": flaky()})
+    text, _ = run("flaky", "echo hi there", tool_script("echo", {"text": "hi there"}))
+    assert text.startswith("`echo`") and len(run.requests) == 2
