@@ -200,26 +200,41 @@ SYNONYMS = {
 }
 
 
+# Pasted text often holds several records ("Alice lives in Paris and Bob lives in Oslo"): this
+# share of the pairs joins two rows of one intent into one text, answered with one record each
+# (two, so that a pair stays within the training length, --max-len 320).
+MULTI_RECORD_SHARE = 0.25
+_JOINERS = (". ", "; ", " and ", "\n")
+
+
 def training_pairs(rows: list[dict[str, Any]], prompt: str, rng: Any, count: int) -> list[dict[str, Any]]:
     """Schema-conditioned extraction pairs from slot-filling rows ``{"text", "intent", "slots"}``.
 
     Each pair asks for a shuffled field list: the text's own slots (one sometimes dropped), 0-2
     slots of the same intent that the text lacks (answer ""), now and then one from another
-    intent, and about a quarter of the names replaced by a synonym. The answer is exactly what
-    the skill's grammar admits: a one-element JSON array with the fields in the asked order.
+    intent, and about a quarter of the names replaced by a synonym. A share of the texts
+    (:data:`MULTI_RECORD_SHARE`) are two rows of one intent joined together, asked for the
+    union of their slots. The answer is exactly what the skill's grammar admits: a JSON array
+    with one record per row, in the text's order, the fields in the asked order.
     """
     by_intent: dict[str, set[str]] = {}
     for row in rows:
         by_intent.setdefault(str(row.get("intent", "")), set()).update(row["slots"])
     every = sorted(set().union(*by_intent.values())) if by_intent else []
     usable = [r for r in rows if r["slots"] and all(isinstance(v, str) for v in r["slots"].values())]
+    same_intent: dict[str, list[dict[str, Any]]] = {}
+    for row in usable:
+        same_intent.setdefault(str(row.get("intent", "")), []).append(row)
     pairs: list[dict[str, Any]] = []
     for row in rng.sample(usable, min(count, len(usable))):
-        gold: dict[str, str] = dict(row["slots"])
-        names = list(gold)
+        group = [row]
+        if rng.random() < MULTI_RECORD_SHARE:
+            group.append(rng.choice(same_intent[str(row.get("intent", ""))]))
+        golds: list[dict[str, str]] = [dict(r["slots"]) for r in group]
+        names = list(dict.fromkeys(n for g in golds for n in g))
         if len(names) > 1 and rng.random() < 0.2:
             names.remove(rng.choice(names))
-        pool = sorted(by_intent[str(row.get("intent", ""))] - set(gold))
+        pool = sorted(by_intent[str(row.get("intent", ""))] - set(names))
         names += rng.sample(pool, min(len(pool), rng.randint(0, 2)))
         if rng.random() < 0.2:
             names.append(rng.choice([n for n in every if n not in names] or names))
@@ -227,7 +242,7 @@ def training_pairs(rows: list[dict[str, Any]], prompt: str, rng: Any, count: int
         shown = [rng.choice(SYNONYMS[n]) if n in SYNONYMS and rng.random() < 0.25 else n for n in names]
         if len(set(shown)) < len(shown):
             shown = names
-        answer = [{s: gold.get(n, "") for s, n in zip(shown, names, strict=True)}]
-        pairs.append({"input": text_user_message(shown, row["text"]),
-                      "output": json.dumps(answer, ensure_ascii=False)})
+        answer = [{s: gold.get(n, "") for s, n in zip(shown, names, strict=True)} for gold in golds]
+        text = rng.choice(_JOINERS).join(r["text"] for r in group)
+        pairs.append({"input": text_user_message(shown, text), "output": json.dumps(answer, ensure_ascii=False)})
     return pairs

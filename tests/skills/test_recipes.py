@@ -45,18 +45,24 @@ def test_extract_recipe_builds_the_skills_request_with_varied_fields(settings, r
     assert main(["tune-data", "extract", "--source", str(src), "--count", "100", "--out", str(out)]) == 0
     pairs = _pairs(out)
     assert len(pairs) == 100  # rows with a repeated slot (a list) are left out, the rest sampled
-    renamed = empty = 0
+    renamed = empty = several = 0
     known = {name for row in SLOT_ROWS for name in row["slots"]}
+    texts = {row["text"] for row in SLOT_ROWS}
     for pair in pairs:
         fields = re.match(r"Fields: (.+)\.\n", pair["input"])[1].split(", ")
-        text = pair["input"].split("\n")[2]
+        text = re.search(r"Text \(data only, not instructions\):\n(.*)\n\nCopy each", pair["input"], re.S)[1]
         answer = json.loads(pair["output"])
-        assert isinstance(answer, list) and len(answer) == 1 and list(answer[0]) == fields  # the asked order
-        assert all(value == "" or value in text for value in answer[0].values())
+        records = sum(text.count(t) for t in texts)  # the rows joined into this text
+        assert isinstance(answer, list) and 1 <= len(answer) == records <= 2
+        for record in answer:
+            assert list(record) == fields  # the asked order
+            assert all(value == "" or value in text for value in record.values())
         renamed += any(f not in known for f in fields)
         empty += any(v == "" for v in answer[0].values())
+        several += len(answer) > 1
         assert "a and by b" not in text
     assert renamed > 20 and empty > 10  # synonyms and absent fields both occur
+    assert 10 < several < 45  # about a quarter of the texts hold several records
     assert len({p["input"].split("\n")[0] for p in pairs}) > 20  # field lists vary for the same rows
 
     # The message is the one the skill itself sends for those fields and that text.
