@@ -6,6 +6,7 @@ generations, so two requests to one model never interleave.
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -96,8 +97,15 @@ class ModelManager:
 
     @staticmethod
     def key(name: str, adapter: Path | None = None) -> str:
-        """The resident-set key: a model with an adapter is a separate load."""
-        return name if adapter is None else f"{name}+{Path(adapter).name}"
+        """The resident-set key: a model with an adapter is a separate load.
+
+        Two adapter files of the same name in different folders (a shipped adapter and a newly
+        trained one) are different loads: the key carries a short hash of the file's full path.
+        """
+        if adapter is None:
+            return name
+        where = hashlib.sha1(str(Path(adapter).expanduser().resolve()).encode()).hexdigest()[:6]
+        return f"{name}+{Path(adapter).name}@{where}"
 
     def get(self, name: str, adapter: Path | None = None) -> Backend:
         """The loaded backend for ``name`` (with ``adapter``), loading it if needed.

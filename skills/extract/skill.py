@@ -165,6 +165,9 @@ def _from_text(ctx: SkillContext, fmt: str, fields: list[str]) -> Iterator[str]:
     item = _schema(fields, 1)["items"]
     rows = generate_structured(ctx.generate, text_messages(ctx.prompt, fields, body), {"type": "array", "items": item},
                                skill=ctx.skill_name)
+    # A record with every field empty says nothing (small models sometimes add one after the
+    # real ones); one is kept when that is all there is, so "nothing found" still shows.
+    rows = [r for r in rows if any(str(v).strip() for v in r.values())] or rows[:1]
     yield format_rows(rows, fields, fmt)
 
 

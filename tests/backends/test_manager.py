@@ -101,3 +101,20 @@ def test_listeners_see_state_changes():
     m.listeners.append(lambda s: seen.append((s.name, s.state)))
     m.get("a")
     assert seen == [("a", "loading"), ("a", "loaded")]
+
+
+def test_adapters_with_the_same_file_name_in_different_folders_are_different_loads(tmp_path) -> None:
+    # A shipped adapter and a newly trained one are usually both called SKILL-BASE.lora.gguf:
+    # comparing them must load each, not reuse the first.
+    made = []
+
+    def factory(model, adapter):
+        made.append(adapter)
+        return FakeBackend(model)
+
+    m = ModelManager(load_settings(), factory=factory)
+    old, new = tmp_path / "a" / "x.lora.gguf", tmp_path / "b" / "x.lora.gguf"
+    first, second = m.get("qwen2.5-coder-0.5b", old), m.get("qwen2.5-coder-0.5b", new)
+    assert first is not second and made == [old, new]
+    assert m.get("qwen2.5-coder-0.5b", tmp_path / "a" / ".." / "a" / "x.lora.gguf") is first
+    assert ModelManager.key("m", old) != ModelManager.key("m", new) and ModelManager.key("m", old).startswith("m+x.lora.gguf@")

@@ -209,3 +209,12 @@ def test_jobs_a_tuned_model_did_not_learn_go_to_the_configured_model(run, tmp_pa
     extract, classify = (run.registry.get(n).model_name(run.settings) for n in ("extract", "classify"))
     assert used == ["qwen2.5-coder-1.5b", extract, "qwen2.5-coder-1.5b", classify], used
     assert "qwen2.5-coder-1.5b" not in (extract, classify)
+
+
+def test_extract_from_text_drops_records_with_every_field_empty(run):
+    out, _ = run("extract", "extract title, author as json: Dune was written by Frank Herbert.",
+                 script=['[{"title": "Dune", "author": "Frank Herbert"}, {"title": "", "author": ""}]'])
+    assert json.loads(out[out.index("["):]) == [{"title": "Dune", "author": "Frank Herbert"}]
+    out, _ = run("extract", "extract title, author as json: nothing here at all.",
+                 script=['[{"title": "", "author": ""}, {"title": "", "author": ""}]'])
+    assert json.loads(out[out.index("["):]) == [{"title": "", "author": ""}]  # "found nothing" still shows
