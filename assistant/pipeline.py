@@ -212,7 +212,9 @@ class Pipeline:
         state, detail = self.router.state
         out = [ComponentState("embedder", state, detail)]
         for m in self.models.states():
-            out.append(ComponentState(m.name, _MODEL_STATES[m.state], m.error or f"{m.footprint_mb} MB"))
+            # The manager's key ends in a hash of the adapter's path; the name is what a user reads.
+            shown = re.sub(r"@[0-9a-f]{6}$", "", m.name)
+            out.append(ComponentState(shown, _MODEL_STATES[m.state], m.error or f"{m.footprint_mb} MB"))
         for name, server_state, detail in self.registry.server_states():
             out.append(ComponentState(f"mcp {name}", _SERVER_STATES.get(server_state, "cold"), detail[:80]))
         used, budget = self.memory_used_mb()

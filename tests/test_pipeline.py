@@ -231,3 +231,9 @@ def test_close_stops_the_document_indexer(isolated_home):
     service = p._docs
     p.close()
     assert service._stop.is_set() and not service.busy
+
+
+def test_components_name_an_adapted_model_without_the_managers_path_hash(pipeline, tmp_path):
+    pipeline.models.get("gemma-3-270m", tmp_path / "classify-gemma-3-270m.lora.gguf")
+    names = [c.name for c in pipeline.components()]
+    assert "gemma-3-270m+classify-gemma-3-270m.lora.gguf" in names and not any("@" in n for n in names)

@@ -39,6 +39,11 @@ STOPWORDS = frozenset(
     "yesterday today decide decided discuss discussed find where earlier before ago".split())
 
 
+# Recall's own earlier answers quote other messages with their sources: found again, they
+# bury what was actually said under copies of it ("[1] Sources: [1] ...").
+NOT_RECALLS = "(m.skill IS NULL OR m.skill != 'recall')"
+
+
 @dataclass(frozen=True)
 class RecallHit:
     """A retrieved snippet and where it comes from.
@@ -183,7 +188,7 @@ class Recall:
             "(SELECT rowid, rank FROM messages_fts WHERE messages_fts MATCH ? ORDER BY rank LIMIT ?) f "
             "JOIN messages m ON m.seq = f.rowid JOIN conversations c ON c.id = m.conversation_id "
             "WHERE m.conversation_id != ? AND m.status != 'error' AND m.role IN ('user', 'assistant') "
-            "AND m.created_at >= ? ORDER BY f.rank LIMIT ?",
+            f"AND {NOT_RECALLS} AND m.created_at >= ? ORDER BY f.rank LIMIT ?",
             (match, CANDIDATES * 4, exclude or "", since or "", CANDIDATES))
 
     def _floor(self, embedder: "Embedder") -> float:
@@ -196,7 +201,7 @@ class Recall:
                   since: str | None) -> list[dict[str, Any]]:
         rows = self.store.select(
             "SELECT e.message_id, e.vector FROM message_embeddings e JOIN messages m ON m.id = e.message_id "
-            "WHERE e.model = ? AND e.dim = ? AND m.conversation_id != ? AND m.status != 'error' "
+            f"WHERE e.model = ? AND e.dim = ? AND m.conversation_id != ? AND m.status != 'error' AND {NOT_RECALLS} "
             "AND m.created_at >= ?", (embedder.name, int(query_vec.shape[0]), exclude or "", since or ""))
         if not rows:
             return []

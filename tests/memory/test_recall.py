@@ -75,6 +75,20 @@ def test_embedding_finds_what_keywords_miss(seeded):
     assert hits[0].conversation_id == ids["Cooking"]
 
 
+@pytest.mark.parametrize("embedder", [None, FakeEmbedder()], ids=["keywords", "hybrid"])
+def test_recalls_own_answers_are_not_found_again(seeded, embedder):
+    # An earlier recall answer quotes the Lisbon message with its source; found again, it would
+    # push the message itself down and be quoted in turn ("[1] Sources: [1] ...").
+    store, ids, current = seeded
+    earlier = store.create_conversation("asked before")
+    store.add_message(earlier, "user", "where did I mention Lisbon")
+    store.add_message(earlier, "assistant", "You mentioned Lisbon in Trip.\n\nSources:\n[1] My flight to Lisbon leaves...",
+                      skill="recall")
+    hits = Recall(store, lambda: embedder).search("where did I mention Lisbon", exclude_conversation=current)
+    assert hits and all("Sources:" not in h.snippet for h in hits)
+    assert hits[0].conversation_id in (ids["Trip"], earlier) and any(h.conversation_id == ids["Trip"] for h in hits)
+
+
 def test_keywords_alone_work_without_an_embedder(seeded):
     store, ids, current = seeded
     hits = Recall(store, lambda: None).search("where did I mention Lisbon", exclude_conversation=current)
