@@ -176,7 +176,10 @@ class Recall:
         for ids in ranked:
             for rank, key in enumerate(ids):
                 scores[key] = scores.get(key, 0.0) + 1.0 / (RRF_K + rank + 1)
-        best = sorted(scores, key=lambda k: (-scores[k], k))[:limit]
+        # The same question asked before (in another conversation) is not an answer to it.
+        asked = " ".join(query.casefold().split())
+        kept = [k for k in scores if " ".join(str(rows[k].get("content", "")).casefold().split()) != asked]
+        best = sorted(kept, key=lambda k: (-scores[k], k))[:limit]
         return [self._hit(rows[k], scores[k], words) for k in best]
 
     def _keyword(self, words: list[str], exclude: str | None, since: str | None) -> list[dict[str, Any]]:
