@@ -30,14 +30,15 @@ def cmd_list(args: argparse.Namespace) -> int:
     settings = settings_from(args)
     registry = load_skills(settings)
     skills = registry.all()
-    scores = {s.name: _bench_score(settings, s.name, registry.info(s).model, s.adapter_path(settings)) for s in skills}
+    infos = {s.name: registry.info(s) for s in skills}  # an MCP skill's info reads its server's state from disk
+    scores = {s.name: _bench_score(settings, s.name, infos[s.name].model, s.adapter_path(settings)) for s in skills}
     if args.json:
-        print_json([{**registry.info(s).__dict__, "source": s.source, "origin": s.origin, "bench": scores[s.name]}
+        print_json([{**infos[s.name].__dict__, "source": s.source, "origin": s.origin, "bench": scores[s.name]}
                     for s in skills])
         return 0
     print(f"{'SKILL':<14} {'STATUS':<9} {'MODEL':<22} {'EXAMPLES':>8}  {'LAST BENCH':<34} SOURCE")
     for s in skills:
-        info = registry.info(s)
+        info = infos[s.name]
         bench = scores[s.name]
         shown = f"{bench['bench']} {bench['metric']} {bench['value'] * 100:.1f} (n={bench['n']})" if bench else "-"
         print(f"{s.name:<14} {s.status:<9} {info.model or '-':<22} {info.examples:>8}  {shown:<34} {s.source}")
@@ -45,7 +46,7 @@ def cmd_list(args: argparse.Namespace) -> int:
     for s in broken:
         print(f"\n{s.name} ({s.status}): {s.error}")
     for s in skills:
-        server = registry.info(s).server
+        server = infos[s.name].server
         if server.startswith("failed"):
             print(f"\n{s.name}: its MCP server {server}")
     return 0

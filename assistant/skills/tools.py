@@ -293,6 +293,7 @@ def run_tool_loop(generate: Callable[..., Any], messages: list[ChatMessage], dis
     given = [ChatMessage("user", "Files you may use: " + ", ".join(sorted(map(str, dispatcher.roots.files))))
              ] if dispatcher.roots.files else []
     done: list[str] = []
+    calls: set[str] = set()
     refusals: list[str] = []
     while specs:
         ask = request + ("\n\nTools already run:\n" + "\n".join(done) if done else "")
@@ -307,7 +308,7 @@ def run_tool_loop(generate: Callable[..., Any], messages: list[ChatMessage], dis
             yield engine.question_for(tool, missing)
             return
         call = f"{tool.name} {json.dumps(args, ensure_ascii=False, sort_keys=True)}"
-        if errors or any(line.startswith(f"- {call}:") for line in done):
+        if errors or call in calls:
             break  # arguments that stay invalid, or a repeat: answer from what there is
         try:
             result = dispatcher.call(tool.name, args)
@@ -316,6 +317,7 @@ def run_tool_loop(generate: Callable[..., Any], messages: list[ChatMessage], dis
             if "tool calls in one turn" in exc.message:
                 break
             result = f"refused: {exc.message}"
+        calls.add(call)
         done.append(f"- {call}: {result[:120]!r}")
         convo += [ChatMessage("assistant", f"(ran {call})"), ChatMessage("user", f"Tool result for {tool.name}:\n{result}")]
     for note in refusals:
