@@ -36,19 +36,23 @@ SHORTLIST = 10
 SHORTLIST_MIN_EXAMPLES = 2048
 
 
-def _top_k_mean(grid: np.ndarray, counts: np.ndarray) -> np.ndarray:
-    """Mean of the ``min(KNN_K, count)`` largest values along the last axis of ``grid``.
+def _top_k_mean(grid: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean of the ``min(KNN_K, count)`` largest values along the last axis of ``grid``, and the largest.
 
     ``grid`` holds each class's similarities in one row padded with -inf; ``counts`` (one per
     row, all >= 1) says how many are real, so a class with fewer than k examples averages
-    only its own.
+    only its own. Returns ``(mean, max)``, each of ``grid``'s shape less its last axis.
     """
     width = grid.shape[-1]
     k = min(KNN_K, width)
-    top = -np.sort(-np.partition(grid, width - k, axis=-1)[..., width - k :], axis=-1)
+    top = np.partition(grid, width - k, axis=-1)[..., width - k :]
+    if counts.min() >= KNN_K:  # every class has k examples: no padding among the top k
+        return top.sum(axis=-1) / k, top.max(axis=-1)
+    top = -np.sort(-top, axis=-1)
     csum = np.cumsum(np.where(np.isfinite(top), top, 0.0), axis=-1)
     kc = np.minimum(counts, KNN_K)
-    return np.take_along_axis(csum, np.broadcast_to(kc - 1, csum.shape[:-1])[..., None], axis=-1)[..., 0] / kc
+    mean = np.take_along_axis(csum, np.broadcast_to(kc - 1, csum.shape[:-1])[..., None], axis=-1)[..., 0] / kc
+    return mean, top[..., 0]
 
 
 @dataclass(frozen=True)
@@ -95,7 +99,8 @@ class Head:
     examples: np.ndarray  # (n_examples, dim) unit vectors
     example_class: np.ndarray  # (n_examples,) int index into classes
     has_reject: bool = False
-    # Word features: vocabulary and the classifier's weights over it, (n_classes, vocab).
+    # Word features: vocabulary and the classifier's weights over it, (n_classes, vocab), stored
+    # column-major so a query's few words gather contiguous columns (Lexicon.logits).
     lexicon: Lexicon = field(default_factory=lambda: Lexicon([], np.zeros(0)))
     lex_weights: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.float32))
     # Per-skill negatives: unit vectors, the class each pushes away from, and their texts.
@@ -160,9 +165,10 @@ class Head:
         for start in range(0, q.shape[0], 256):  # bounded memory for large batches
             sims = q[start : start + 256] @ self.examples.T
             grouped = np.where(valid[has], sims[:, index[has]], -np.inf)
-            out[start : start + 256, has] = _top_k_mean(grouped, counts[has])
+            mean, best = _top_k_mean(grouped, counts[has])
+            out[start : start + 256, has] = mean
             if nearest is not None:
-                nearest[start : start + 256, has] = grouped.max(axis=-1)
+                nearest[start : start + 256, has] = best
         if nearest is not None:
             penalty = self.negative_penalty(q, nearest)[0]
             out = np.maximum(out - penalty, -1.0)
@@ -194,23 +200,14 @@ class Head:
         nearest_pos = np.full(self.n_classes, -np.inf, dtype=np.float32)
         nearest_class, nearest_sim = -1, -1.0
         if len(classes):
-            # Each class's similarities in one padded row (-inf past its examples), so the
-            # top k of every class comes from one partition instead of a loop over classes.
-            mask = valid[classes]
-            rows = index[classes][mask]
-            if shortlisted:  # each class's examples are one slice: no copy of the rows
-                starts = index[classes, 0]
-                sims = np.concatenate([self.examples[s : s + n] @ q[0] for s, n in zip(starts, counts[classes], strict=False)])
-            else:
-                sims = (self.examples @ q[0])[rows]
-            i = int(np.argmax(sims))
-            nearest_class, nearest_sim = int(self.example_class[rows[i]]), float(sims[i])
-            grid = np.full(mask.shape, -np.inf, dtype=np.float32)
-            grid[mask] = sims
-            sim[classes] = _top_k_mean(grid, counts[classes])
-            nearest_pos[classes] = grid.max(axis=-1)
-        penalty, neg_sim, neg_index = (a[0] for a in self.negative_penalty(q, nearest_pos[None, :]))
+            grid = self._class_sims(q[0], classes, shortlisted)
+            i = int(np.argmax(grid))
+            nearest_class, nearest_sim = int(classes[i // grid.shape[1]]), float(grid.flat[i])
+            sim[classes], nearest_pos[classes] = _top_k_mean(grid, counts[classes])
         unpenalised = LR_WEIGHT * p + (1.0 - LR_WEIGHT) * (sim + 1.0) / 2.0
+        if len(self.neg_class) == 0:
+            return OneScore(unpenalised, nearest_class, nearest_sim, {})
+        penalty, neg_sim, neg_index = (a[0] for a in self.negative_penalty(q, nearest_pos[None, :]))
         scores = LR_WEIGHT * p + (1.0 - LR_WEIGHT) * (np.maximum(sim - penalty, -1.0) + 1.0) / 2.0
         pushed = {
             int(c): Pushed(float(unpenalised[c]), float(scores[c]), self.neg_texts[int(neg_index[c])],
@@ -218,6 +215,22 @@ class Head:
             for c in np.flatnonzero(penalty > 0)
         }
         return OneScore(scores, nearest_class, nearest_sim, pushed)
+
+    def _class_sims(self, q: np.ndarray, classes: np.ndarray, shortlisted: bool) -> np.ndarray:
+        """The cosine of ``q`` to each example of ``classes``: one row per class, padded with -inf.
+
+        Padded rows let the top k of every class come from one partition instead of a loop
+        over classes. A shortlist's classes are each one slice of :attr:`examples` (stored
+        sorted by class), each multiplied straight into its row: no copy of the examples.
+        """
+        index, valid, counts = self._layout()
+        if not shortlisted:
+            return np.where(valid[classes], (self.examples @ q)[index[classes]], -np.inf)
+        grid = np.full((len(classes), index.shape[1]), -np.inf, dtype=np.float32)
+        for row, c in enumerate(classes):
+            start, n = index[c, 0], counts[c]
+            np.dot(self.examples[start : start + n], q, out=grid[row, :n])
+        return grid
 
     def _layout(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(index, valid, counts): each class's example rows, padded to the largest class."""
@@ -276,7 +289,7 @@ class Head:
             example_class=arrays["example_class"].astype(np.int64),
             has_reject=bool(arrays["has_reject"][0]),
             lexicon=Lexicon([str(t) for t in arrays["lex_vocab"]], arrays["lex_idf"]),
-            lex_weights=arrays["lex_weights"].astype(np.float32),
+            lex_weights=np.asfortranarray(arrays["lex_weights"], dtype=np.float32),
             neg_examples=arrays["neg_examples"].astype(np.float32),
             neg_class=arrays["neg_class"].astype(np.int64),
             neg_texts=[str(t) for t in arrays["neg_texts"]],
@@ -318,6 +331,6 @@ def fit_head(x: np.ndarray, y: np.ndarray, classes: list[str], texts: Sequence[s
         bias[:] = -1e4
         bias[present] = icpt
     neg = negatives or Negatives.empty(dim)
-    return Head(classes, weights, bias, x, y, has_reject, lexicon, lex_weights,
+    return Head(classes, weights, bias, x, y, has_reject, lexicon, np.asfortranarray(lex_weights),
                 np.asarray(neg.x, dtype=np.float32).reshape(-1, dim), np.asarray(neg.owner, dtype=np.int64),
                 list(neg.texts))

@@ -115,3 +115,40 @@ def test_single_query_scores_match_the_batch_scores_with_uneven_routes():
         one = head.score_one(emb.encode([query])[0], query)[0]
         batch = head.scores(emb.encode([query]), [query])[0]
         assert np.allclose(one, batch, atol=1e-5)
+
+
+def test_shortlisted_scores_match_the_batch_scores_with_uneven_routes(monkeypatch):
+    # The shortlist path fills each class's padded row slice by slice; with classes of 1, 2
+    # and 5 examples its top-k means and nearest example must match the full pass.
+    from assistant.router import head as head_mod
+
+    emb = FakeEmbedder()
+    texts = ["weather rain"] + ["timer minutes", "timer seconds"] + [f"bank balance {i}" for i in range(5)]
+    y = np.array([0, 1, 1, 2, 2, 2, 2, 2])
+    head = fit_head(emb.encode(texts), y, ["weather", "timer", "bank"], texts)
+    monkeypatch.setattr(head_mod, "SHORTLIST_MIN_EXAMPLES", 0)
+    monkeypatch.setattr(head_mod, "SHORTLIST", 2)
+    for query in ["will it rain", "a timer please", "my bank balance"]:
+        vec = emb.encode([query])[0]
+        one, nearest_class, nearest_sim = head.score_one(vec, query)
+        batch = head.scores(emb.encode([query]), [query])[0]
+        kept = np.flatnonzero(np.isclose(one, batch, atol=1e-5))
+        assert len(kept) == 2  # the two shortlisted classes keep their full score; the third lost its kNN part
+        sims = head.examples @ vec
+        in_kept = np.isin(head.example_class, kept)
+        assert nearest_class == head.example_class[np.flatnonzero(in_kept)[int(np.argmax(sims[in_kept]))]]
+        assert abs(nearest_sim - float(sims[in_kept].max())) < 1e-5
+
+
+def test_knn_similarity_averages_only_a_class_s_own_top_examples():
+    from assistant.router.head import KNN_K
+
+    emb = FakeEmbedder()
+    texts = ["weather rain"] + ["timer minutes", "timer seconds"] + [f"bank balance {i}" for i in range(5)]
+    y = np.array([0, 1, 1, 2, 2, 2, 2, 2])
+    head = fit_head(emb.encode(texts), y, ["weather", "timer", "bank"], texts)
+    queries = ["will it rain", "a timer please", "my bank balance"]
+    q = emb.encode(queries)
+    sims = q @ head.examples.T
+    want = np.array([[np.sort(row[head.example_class == c])[::-1][:KNN_K].mean() for c in range(3)] for row in sims])
+    assert np.allclose(head.knn_sim(q), want, atol=1e-6)
