@@ -15,9 +15,10 @@ import statistics
 import sys
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from assistant.backends.base import ChatMessage, GenerationRequest, GenerationResult
 from assistant.bench.base import BenchItem, Benchmark
@@ -102,6 +103,29 @@ def _median(values: list[float]) -> float | None:
     return round(statistics.median(values), 2) if values else None
 
 
+def greedy_access(manager: Any, settings: Any, candidate: Candidate) -> Any:
+    """The app's model access (a ``ModelAccessForTurn``) for one scored item on ``candidate``'s
+    model and adapter, decoding greedily so a rerun gives the same answer."""
+    from assistant.skills.model_access import ModelAccessForTurn
+
+    return ModelAccessForTurn(manager, settings, candidate.model, candidate.adapter, None,
+                              threading.Event(), dict(GREEDY))
+
+
+@contextmanager
+def revived_after_timeout(skill: Any) -> Iterator[None]:
+    """Run one item; a skill that timed out is enabled again before the timeout propagates.
+
+    The app disables a hung skill until it restarts; a benchmark or eval scores each item on
+    its own, so that item counts as an error and the skill runs again for the next one.
+    """
+    try:
+        yield
+    except SkillTimeout:
+        skill.status, skill.error = "ok", ""
+        raise
+
+
 class _SkillRunner:
     """Answers items through the registry's skill with the app's model access."""
 
@@ -117,22 +141,14 @@ class _SkillRunner:
         self.skill = skill
 
     def __call__(self, candidate: Candidate, item: BenchItem) -> tuple[str, list[GenerationResult]]:
-        from assistant.skills.model_access import ModelAccessForTurn
-
-        access = ModelAccessForTurn(self.manager, self.settings, candidate.model, candidate.adapter, None,
-                                    threading.Event(), dict(GREEDY))
+        access = greedy_access(self.manager, self.settings, candidate)
         ctx = self.registry.context(self.skill, text=item.text, models=access)
         ctx.model, ctx.adapter = candidate.model, candidate.adapter
         if self.bench.max_tokens:
             ctx.generation = {**ctx.generation, "max_tokens": min(int(ctx.generation.get("max_tokens") or 10**6),
                                                                   self.bench.max_tokens)}
-        try:
+        with revived_after_timeout(self.skill):
             reply = "".join(p for p in self.registry.run(self.skill, ctx) if isinstance(p, str))
-        except SkillTimeout:
-            # The app disables a hung skill until restart; a benchmark scores each item on its
-            # own, so the item counts as an error and the skill runs again for the next one.
-            self.skill.status, self.skill.error = "ok", ""
-            raise
         return reply, access.results
 
 

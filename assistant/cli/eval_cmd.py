@@ -70,13 +70,11 @@ def skill_answer(settings: Any, manager: Any, task: Any) -> Any:
     candidate's model (greedy), with the item's files, clock, settings and memory. ``None`` for a
     prompt-only skill (or one that did not load: the prompt path reports what the model does)."""
     import dataclasses
-    import threading
     import time
 
-    from assistant.bench.runner import GREEDY
+    from assistant.bench.runner import greedy_access, revived_after_timeout
     from assistant.errors import AssistantError
     from assistant.skills.evals import EvalItem, answer_item
-    from assistant.skills.model_access import ModelAccessForTurn
     from assistant.skills.registry import load_skills
     from assistant.tuning.runner import scored
 
@@ -86,15 +84,14 @@ def skill_answer(settings: Any, manager: Any, task: Any) -> Any:
         return None
 
     def answer(candidate: Any, item: dict[str, Any]) -> Any:
-        access = ModelAccessForTurn(manager, settings, candidate.model, candidate.adapter, None,
-                                    threading.Event(), dict(GREEDY))
+        access = greedy_access(manager, settings, candidate)
         t0 = time.perf_counter()
         try:
-            text, error = answer_item(registry, skill, EvalItem(item, 0), access, (candidate.model, candidate.adapter)), ""
+            with revived_after_timeout(skill):
+                text = answer_item(registry, skill, EvalItem(item, 0), access, (candidate.model, candidate.adapter))
+            error = ""
         except AssistantError as exc:  # the skill refused or failed: an empty answer, scored as such
             text, error = "", exc.message
-            # A hung skill is disabled until the app restarts; an eval scores each item on its own.
-            skill.status, skill.error = "ok", ""
         result = scored(task, item, text, access.results, error)
         return dataclasses.replace(result, duration_ms=round((time.perf_counter() - t0) * 1000, 1))
 

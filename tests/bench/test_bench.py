@@ -237,3 +237,18 @@ def test_stored_runs_show_in_skills_list(settings, tmp_path, capsys):
     assert listed["classify"]["bench"]["bench"] == "agnews"
     assert listed["classify"]["bench"]["value"] == run.reports[0].metrics["accuracy"]
     assert listed["code"]["bench"] is None
+
+
+def test_a_skill_that_timed_out_on_one_item_is_enabled_for_the_next():
+    from assistant.bench.runner import revived_after_timeout
+    from assistant.skills.skill import Skill, SkillTimeout
+
+    skill = Skill(name="slow", source="builtin", origin="test")
+    with pytest.raises(SkillTimeout), revived_after_timeout(skill):
+        skill.fail("hung: produced nothing for 1 s and was stopped; disabled until restart")
+        raise SkillTimeout("skill 'slow' produced nothing for 1 s and was stopped")
+    assert (skill.status, skill.error) == ("ok", "")
+    with pytest.raises(SkillError), revived_after_timeout(skill):  # any other failure leaves the status alone
+        skill.fail("broken")
+        raise SkillError("broken")
+    assert skill.status == "failed"
