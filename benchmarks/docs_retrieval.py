@@ -8,7 +8,8 @@ Each article of ../shared/data/bench/summarize/xsum_test.jsonl (and each DialogS
 dialogue) is written as a file into a temporary collection, indexed as ``assistant docs add``
 indexes it (same reader, chunker, SQLite database settings and the app's ONNX MiniLM), and
 its reference summary is the query. A query is answered by ranking chunks; a document's rank
-is that of its best chunk. Reported per mode: Recall@1, Recall@5, MRR@10; plus index time
+is that of its best chunk. Reported per mode: Recall@1, Recall@5, MRR@10, with 95 % bootstrap intervals and the
+hybrid's paired difference from each single mode (with its interval); plus index time
 (read + chunk + FTS5 + embeddings) scaled to 1,000 documents, the re-index time when nothing
 changed, query latency p50/p95 of the hybrid search (query embedding included, no answer),
 and how the skill's relevance floor behaves: the share of known-item queries whose document
@@ -52,6 +53,29 @@ def metrics(ranks: list[int | None]) -> dict[str, float]:
     return {"recall@1": round(sum(r == 1 for r in ranks) / n, 4),
             "recall@5": round(sum(r is not None and r <= 5 for r in ranks) / n, 4),
             "mrr@10": round(sum(1 / r for r in ranks if r is not None and r <= 10) / n, 4)}
+
+
+MODES = ("fts", "vector", "hybrid")
+
+
+def summarise(per_item: list[dict[str, int | None]]) -> dict[str, dict[str, float]]:
+    """Each mode's metrics, and the hybrid minus each other mode (the same items, so paired)."""
+    out = {mode: metrics([item[mode] for item in per_item]) for mode in MODES}
+    for other in ("fts", "vector"):
+        out[f"hybrid_minus_{other}"] = {k: round(out["hybrid"][k] - out[other][k], 4) for k in out["hybrid"]}
+    return out
+
+
+def intervals(per_item: list[dict[str, int | None]]) -> dict[str, dict[str, list[float]]]:
+    """Percentile bootstrap (1,000 resamples of the queries) of everything :func:`summarise` reports."""
+    from assistant.bench.metrics import bootstrap
+
+    flat = lambda items: {f"{g}|{k}": v for g, row in summarise(items).items() for k, v in row.items()}
+    out: dict[str, dict[str, list[float]]] = {}
+    for key, (lo, hi) in bootstrap(per_item, flat).items():
+        group, metric = key.split("|")
+        out.setdefault(group, {})[metric] = [round(lo, 4), round(hi, 4)]
+    return out
 
 
 def rank_of(target: str, ranking: list[str]) -> int | None:
@@ -116,13 +140,13 @@ class Bench:
             f"({', '.join('?' * len(chunks))})", tuple(chunks))
         return {r["id"]: r["path"] for r in rows}
 
-    def evaluate(self, search) -> dict[str, dict[str, float]]:
-        ranks: dict[str, list[int | None]] = {"fts": [], "vector": [], "hybrid": []}
+    def evaluate(self, search) -> dict[str, object]:
+        """Each mode's metrics, their 95 % bootstrap intervals, and the hybrid's paired gain over each other mode."""
+        per_item = []
         for r in self.rows:
             got = self.rankings(r["summary"], search)
-            for mode in ranks:
-                ranks[mode].append(rank_of(f"{r['id']}.txt", got[mode]))
-        return {mode: metrics(v) for mode, v in ranks.items()}
+            per_item.append({mode: rank_of(f"{r['id']}.txt", got[mode]) for mode in MODES})
+        return {**summarise(per_item), "interval_95": intervals(per_item)}
 
     def latency_and_floor(self, search, unrelated: list[str]) -> dict[str, float]:
         from assistant.docs.hits import relevant
