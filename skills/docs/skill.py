@@ -143,7 +143,11 @@ def respond(ctx: SkillContext) -> Iterator[str | Progress]:
     text, cited = _clean_reply(reply, len(used))
     if not _SAYS_NOT_FOUND.search(text):
         text, cited = _clean_reply(attribute(text, [t for _, t in fitted]), len(used))
-    if cited:
+    if cited and len(content_words(_CITE.sub(" ", text))) < 2:
+        # A bare "[1]" (or "[1] Yes."): the small model pointed at a passage without saying
+        # what it holds, so the passages speak instead.
+        yield _extract(query, used, note)
+    elif cited:
         yield f"{text}\n\n{sources(used, cited)}{note}"
     elif _SAYS_NOT_FOUND.search(text):
         yield NOT_FOUND + note

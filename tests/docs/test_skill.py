@@ -108,6 +108,16 @@ def test_an_uncited_model_answer_is_replaced_by_cited_passages(make, library):
     assert text.startswith("Here is what your documents say:") and "[1] manual.pdf, p. 2" in text
 
 
+@pytest.mark.parametrize("reply", ["[1]", " [1][1] ", "[1] Yes."])
+def test_a_bare_citation_is_replaced_by_the_cited_passages(make, library, reply):
+    p = make(lambda r: reply)
+    DocsIndex(p.store).add(library, "library")
+    DocsIndex(p.store).scan("library")
+    text = _ask(p, "How many years does the warranty cover?")
+    assert text.startswith("Here is what your documents say:") and "three years" in text
+    assert "[1] manual.pdf, p. 2" in text
+
+
 def test_invented_citations_are_dropped(make, library):
     p = make(lambda r: "Three years [1][7].")
     DocsIndex(p.store).add(library, "library")
