@@ -5,8 +5,11 @@ first narrowed to a few candidate tools by similarity to each tool's name and de
 (an embedder when one is given, word overlap otherwise). If several remain, the model picks
 one under a grammar that allows only their names. Then it fills the chosen tool's arguments
 under a grammar made from the tool's ``inputSchema`` in which every argument may also be
-``null``: a required argument left ``null`` is asked from the user, never invented. The
-result is checked with a JSON-schema validator before anything is called.
+``null``. A required argument left ``null`` is asked for once more under a grammar that does not
+allow ``null`` (small models often write ``null`` for a value that is in the request); what that
+answer gives is kept only when the user's words hold it, and whatever is still missing is asked
+from the user, never invented. The result is checked with a JSON-schema validator before
+anything is called.
 """
 
 from __future__ import annotations
@@ -212,7 +215,53 @@ def fill_arguments(generate: Generate, request: str, tool: ToolSpec, *, context:
         fix = ChatMessage("user", "That is not valid: " + "; ".join(errors[:3]) + ". Reply again with only the JSON.")
         reply = generate(messages + [ChatMessage("assistant", reply), fix], json_schema=grammar, **params).text()
         args, missing, errors = check(reply)
+    if missing and source is not None:
+        found = _ask_for_missing(generate, messages, props, missing, source, params)
+        if found:
+            args, missing, errors = check(json.dumps(args | found))
     return args, missing, errors
+
+
+def _ask_for_missing(generate: Generate, messages: list[ChatMessage], props: dict[str, Any], missing: list[str],
+                     source: "Source", params: dict[str, Any]) -> dict[str, Any]:
+    """Required values the model left null, asked once more under a grammar that cannot leave them
+    null; a value is kept only when the user's words hold it (:func:`said_by_user`).
+
+    A small model often writes null for a value that is in the request ("on the data my_data",
+    "the act of 2013"); forced to write something, it copies it. Where the user gave nothing,
+    it has to invent a value, which the check then drops, so the question is still asked.
+    """
+    grammar = {"type": "object", "properties": {k: props[k] for k in missing}, "required": list(missing),
+               "additionalProperties": False}
+    try:
+        value = json.loads(generate(messages, json_schema=grammar, **params).text())
+    except ValueError:
+        return {}
+    if not isinstance(value, dict):
+        return {}
+    return {k: v for k, v in value.items() if k in missing and said_by_user(v, source)}
+
+
+_NUMBER = re.compile(r"-?\d+(?:[.,]\d+)?")
+
+
+def said_by_user(value: Any, source: "Source") -> bool:
+    """Whether a value the model was made to write is in the user's words, which is stricter
+    than :func:`is_grounded`: text the request contains as is, or whose every word of three or
+    more letters it contains (give or take an ending), and no placeholder; or a number the
+    request spells in digits. A forced answer invents codes and enum members as readily as
+    anything else, so neither counts on its own, and a boolean, a list or a number given in
+    words is not taken at all."""
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, (int, float)):
+        return any(float(n.replace(",", ".")) == value for n in _NUMBER.findall(source.text))
+    if not isinstance(value, str) or not value.strip():
+        return False
+    if value.strip().casefold() in source.text:
+        return True
+    words = [w for w in _words(value) if len(w) >= 3]
+    return bool(words) and not _PLACEHOLDER.search(value) and all(_same_word(w, source.words) for w in words)
 
 
 # Currency, ticker, country and exchange codes: schemas ask for them where people write names.
@@ -231,7 +280,7 @@ class Source:
 def is_grounded(value: Any, source: Source, prop: dict[str, Any]) -> bool:
     """Whether a generated value can come from the user's words: text the user wrote as is,
     an enum member, a code in capitals ("USD", "AAPL"), or text that shares a word of three or
-    more letters with theirs and is no placeholder ("your-repo-path", "<city>"). Other values
+    more letters with theirs (give or take an ending, :func:`_same_word`) and is no placeholder ("your-repo-path", "<city>"). Other values
     (numbers, lists) are not judged."""
     if not isinstance(value, str) or "enum" in prop or prop.get("type", "string") != "string":
         return True  # a wrong type is the validator's business (and gets one repair)
@@ -242,7 +291,15 @@ def is_grounded(value: Any, source: Source, prop: dict[str, Any]) -> bool:
     if _CODE.fullmatch(value.strip()):
         return True  # a code for what the user wrote in words: "US dollars" -> USD, Apple -> AAPL
     words = [w for w in _words(value) if len(w) >= 3]
-    return not words or any(w in source.words for w in words)
+    return not words or any(_same_word(w, source.words) for w in words)
+
+
+def _same_word(word: str, said: set[str]) -> bool:
+    """``word`` is one of ``said``, or one of them with an ending added or dropped
+    ("German" / "Germany", "detail" / "detailed"; both at least five letters long)."""
+    if word in said:
+        return True
+    return len(word) >= 5 and any(len(w) >= 5 and (w.startswith(word) or word.startswith(w)) for w in said)
 
 
 def _check(reply: str, schema: dict[str, Any], source: Source | None,

@@ -79,8 +79,10 @@ def test_arguments_are_generated_under_a_nullable_grammar_of_the_input_schema() 
 
 
 def test_a_missing_required_value_is_asked_not_invented() -> None:
-    args, missing, _ = engine.fill_arguments(gen(backend('{"city": null, "days": 2}')), "weather for 2 days", WEATHER)
-    assert missing == ["city"] and args == {"days": 2}
+    # Made to write a city it was not given, the model invents one: the check drops it.
+    b = backend('{"city": null, "days": 2}', '{"city": "London"}')
+    args, missing, _ = engine.fill_arguments(gen(b), "weather for 2 days", WEATHER)
+    assert missing == ["city"] and args == {"days": 2} and len(b.requests) == 2
     question = engine.question_for(WEATHER, missing)
     assert question.startswith("To run `get_weather`") and "city" in question
 
@@ -151,3 +153,56 @@ def test_plan_runs_the_whole_path() -> None:
     result = engine.plan(gen(b), "what time is it in Tokyo", [NOTE, WEATHER, CONVERT, TIME], max_candidates=2)
     assert result.ready and result.tool is TIME and result.arguments == {"timezone": "Asia/Tokyo"}
     assert result.candidates[0] == "get_current_time" and len(result.candidates) == 2
+
+
+def test_a_required_value_left_null_but_in_the_request_is_asked_for_once_more() -> None:
+    b = backend('{"city": null, "days": 3}', '{"city": "Paris"}')
+    args, missing, errors = engine.fill_arguments(gen(b), "weather in Paris for 3 days", WEATHER)
+    assert (args, missing, errors) == ({"city": "Paris", "days": 3}, [], [])
+    forced = b.requests[1].json_schema  # only the missing value, and null is not allowed
+    assert forced["required"] == ["city"] and forced["properties"] == {"city": {"type": "string"}}
+    # With nothing missing there is no second answer.
+    b = backend('{"city": "Paris", "days": 3}')
+    engine.fill_arguments(gen(b), "weather in Paris for 3 days", WEATHER)
+    assert len(b.requests) == 1
+
+
+YEAR = ToolSpec("get_act", "Details of a law", {"type": "object", "properties": {
+    "name": {"type": "string"}, "year": {"type": "integer"}, "amended": {"type": "boolean"}},
+    "required": ["name", "year", "amended"]})
+
+
+@pytest.mark.parametrize(("forced", "taken"), [
+    ({"year": 2013, "amended": True}, {"year": 2013}),  # a number in the request's digits; a boolean never
+    ({"year": 2012, "amended": False}, {}),  # a number the user did not write
+])
+def test_a_forced_number_must_be_written_in_the_request(forced: dict, taken: dict) -> None:
+    b = backend('{"name": "Criminal Law Act", "year": null, "amended": null}', json.dumps(forced))
+    args, missing, _ = engine.fill_arguments(gen(b), "details of the Criminal Law Act of 2013", YEAR)
+    assert args == {"name": "Criminal Law Act", **taken}
+    assert missing == [k for k in ("year", "amended") if k not in taken]
+
+
+@pytest.mark.parametrize(("request_text", "value", "given"), [
+    ("key war events in German history", "Germany", True),
+    ("give me detail information about Apple", "detailed", True),
+    ("weather in the city of Bern", "Berne", False),  # too short to match by an ending
+    ("key events in German history", "Germs", False),
+])
+def test_a_value_matches_the_request_give_or_take_an_ending(request_text: str, value: str, given: bool) -> None:
+    reply = json.dumps({"city": value, "days": None})
+    args, missing, _ = engine.fill_arguments(gen(backend(reply)), request_text, WEATHER)
+    assert ("city" in args) is given and (missing == []) is given
+
+
+@pytest.mark.parametrize(("forced", "taken"), [
+    ("gluten-free", True),  # in the request as is
+    ("Italian Brooklyn", True),  # every word in the request
+    ("PS5", False),  # a code: counts when the model offers it, not when it was made to write something
+    ("wind energy", False),  # one word from the request, one invented
+    ("your-restaurant", False),
+])
+def test_a_forced_text_value_must_be_in_the_users_words(forced: str, taken: bool) -> None:
+    b = backend('{"city": null, "days": null}', json.dumps({"city": forced}))
+    args, missing, _ = engine.fill_arguments(gen(b), "an Italian place in Brooklyn with gluten-free energy bars", WEATHER)
+    assert ("city" in args) is taken and (missing == ["city"]) is not taken
