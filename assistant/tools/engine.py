@@ -254,8 +254,8 @@ def said_by_user(value: Any, source: "Source") -> bool:
     words is not taken at all."""
     if isinstance(value, bool):
         return False
-    if isinstance(value, (int, float)):
-        return any(float(n.replace(",", ".")) == value for n in _NUMBER.findall(source.text))
+    if isinstance(value, (int, float)):  # "1,000" may be a thousand or one (a decimal comma)
+        return any(value in (float(n.replace(",", "")), float(n.replace(",", "."))) for n in _NUMBER.findall(source.text))
     if not isinstance(value, str) or not value.strip():
         return False
     if value.strip().casefold() in source.text:
@@ -280,8 +280,8 @@ class Source:
 def is_grounded(value: Any, source: Source, prop: dict[str, Any]) -> bool:
     """Whether a generated value can come from the user's words: text the user wrote as is,
     an enum member, a code in capitals ("USD", "AAPL"), or text that shares a word of three or
-    more letters with theirs (give or take an ending, :func:`_same_word`) and is no placeholder ("your-repo-path", "<city>"). Other values
-    (numbers, lists) are not judged."""
+    more letters with theirs (give or take an ending, :func:`_same_word`) and is no placeholder
+    ("your-repo-path", "<city>"). Other values (numbers, lists) are not judged."""
     if not isinstance(value, str) or "enum" in prop or prop.get("type", "string") != "string":
         return True  # a wrong type is the validator's business (and gets one repair)
     if value.strip().casefold() in source.text:
@@ -295,11 +295,16 @@ def is_grounded(value: Any, source: Source, prop: dict[str, Any]) -> bool:
 
 
 def _same_word(word: str, said: set[str]) -> bool:
-    """``word`` is one of ``said``, or one of them with an ending added or dropped
-    ("German" / "Germany", "detail" / "detailed"; both at least five letters long)."""
+    """``word`` is one of ``said``, or one of them with an ending of up to three letters added
+    or dropped ("German" / "Germany", "detail" / "detailed", "weakness" / "weaknesses"; the
+    shorter at least five letters long, so "stock" is not "Stockholm")."""
     if word in said:
         return True
-    return len(word) >= 5 and any(len(w) >= 5 and (w.startswith(word) or word.startswith(w)) for w in said)
+
+    def ending(short: str, long: str) -> bool:
+        return len(short) >= 5 and 0 < len(long) - len(short) <= 3 and long.startswith(short)
+
+    return any(ending(word, w) or ending(w, word) for w in said)
 
 
 def _check(reply: str, schema: dict[str, Any], source: Source | None,

@@ -188,6 +188,7 @@ def test_a_forced_number_must_be_written_in_the_request(forced: dict, taken: dic
     ("give me detail information about Apple", "detailed", True),
     ("weather in the city of Bern", "Berne", False),  # too short to match by an ending
     ("key events in German history", "Germs", False),
+    ("the price of the stock today", "Stockholm", False),  # more than an ending added
 ])
 def test_a_value_matches_the_request_give_or_take_an_ending(request_text: str, value: str, given: bool) -> None:
     reply = json.dumps({"city": value, "days": None})
@@ -206,3 +207,9 @@ def test_a_forced_text_value_must_be_in_the_users_words(forced: str, taken: bool
     b = backend('{"city": null, "days": null}', json.dumps({"city": forced}))
     args, missing, _ = engine.fill_arguments(gen(b), "an Italian place in Brooklyn with gluten-free energy bars", WEATHER)
     assert ("city" in args) is taken and (missing == ["city"]) is not taken
+
+
+def test_a_forced_number_is_read_with_either_comma() -> None:
+    source = engine.Source("a loan of 1,000 at 2,5 percent", {"loan", "percent"})
+    assert engine.said_by_user(1000, source) and engine.said_by_user(2.5, source)
+    assert not engine.said_by_user(3, source) and not engine.said_by_user(True, source)
