@@ -189,7 +189,7 @@ class Head:
         """
         q = np.asarray(vec, dtype=np.float32).reshape(1, -1)
         p = self.lr_proba(q, [text])[0]
-        index, valid, counts = self._layout()
+        counts = self._layout()[2]
         shortlisted = self.examples.shape[0] > SHORTLIST_MIN_EXAMPLES and self.n_classes > SHORTLIST
         if shortlisted:
             classes = np.argpartition(-p, SHORTLIST)[:SHORTLIST]
