@@ -58,10 +58,15 @@ def _zone_names() -> dict[str, str]:
     return names
 
 
+# Words after a place that say when, not where ("in Tokyo right now", "to New York time").
+_WHEN_TAIL = re.compile(r"(?:\s+(?:right now|now|currently|at the moment|today|tonight|please|exactly|time))+$")
+
+
 def find_zone(text: str) -> zoneinfo.ZoneInfo | None:
     """The time zone a place name, abbreviation or IANA name refers to."""
     key = re.sub(r"[?.!,]", "", text).strip().lower()
     key = re.sub(r"^(the )", "", key)
+    key = _WHEN_TAIL.sub("", key)  # "tokyo right now" is Tokyo
     name = ALIASES.get(key) or _zone_names().get(key) or _zone_names().get(key.replace(" ", "_"))
     if name is None:
         return None

@@ -53,6 +53,11 @@ def test_words_that_are_not_dates_stay_unparsed():
     ("is 2100 a leap year", "No, 2100 is not a leap year."),
     ("how many weeks until christmas", "288 days (41 weeks and 1 day) until Thursday, 25 December 2025 (2025-12-25)."),
     ("when it's 6pm in tokyo what time is it in berlin", "18:00 in Asia/Tokyo is 10:00 in Europe/Berlin."),
+    # Words after the place that say when, not where.
+    ("what time is it in Tokyo right now?", "It is 19:00 on Wednesday, 12 March 2025 (2025-03-12) in Asia/Tokyo (UTC+09:00)."),
+    ("what's the time in berlin at the moment", "It is 11:00 on Wednesday, 12 March 2025 (2025-03-12) in Europe/Berlin (UTC+01:00)."),
+    ("convert 3pm in london to new york time", "15:00 in Europe/London is 11:00 in America/New_York."),
+    ("what time is it in narnia right now", "I don't know the time zone of 'narnia right now'. Try a city like Tokyo or a zone like Europe/Berlin."),
 ])
 def test_answers(text, want):
     assert dt.answer(_Ctx(text)) == want
