@@ -135,34 +135,15 @@ def item_recall(skill: Any, item: EvalItem) -> Iterator[dict[str, Any]]:
 
 
 def passes(item: EvalItem, output: str) -> tuple[bool, str]:
-    """Whether ``output`` satisfies the item, and a short reason when it does not."""
-    want = item.data.get("expected")
-    check = item.check
-    if check == "exact":
-        return output.strip() == str(want).strip(), f"expected {want!r}, got {output.strip()[:120]!r}"
-    if check == "contains":
-        return str(want) in output, f"{want!r} not in {output[:120]!r}"
-    if check == "label":
-        return output.strip().lower().strip(".\"'") == str(want).lower(), f"expected label {want!r}, got {output.strip()[:40]!r}"
-    if check == "keywords":
-        missing = [k for k in item.data.get("keywords", []) if k.lower() not in output.lower()]
-        return not missing, f"missing {missing}"
-    if check == "json":
-        from assistant.skills.structured import parse_json
+    """Whether ``output`` satisfies the item, and a short reason when it does not.
 
-        try:
-            got = parse_json(output)
-        except ValueError:
-            return False, "not JSON"
-        if isinstance(want, dict) and isinstance(got, dict):
-            wrong = [k for k, v in want.items() if got.get(k) != v]
-            return not wrong, f"fields differ: {wrong}"
-        return got == want, f"expected {want!r}, got {got!r}"
-    from assistant.skills.structured import match_label  # similarity: the cheap version
+    Scored by :func:`assistant.tuning.checks.score_item`, the scorer ``assistant tune`` uses, so
+    a skill's eval and its tuning runs agree on what counts as right.
+    """
+    from assistant.tuning.checks import score_item
 
-    words = set(str(want).lower().split())
-    share = len(words & set(output.lower().split())) / max(1, len(words))
-    return share >= 0.5 or match_label(output, [want]) is not None, f"overlap {share:.2f}"
+    score = score_item(output, {**item.data, "check": item.check}, None)
+    return score.passed, score.detail or f"score {score.score:.2f}"
 
 
 def run_items(registry: Any, skill: Any, items: list[EvalItem], models: Any = None) -> list[tuple[EvalItem, str, bool, str]]:

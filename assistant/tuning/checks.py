@@ -6,7 +6,8 @@ Checks:
     label: the answer's first label-like word equals the expected label; an answer that is
         not one of the skill's labels scores 0 and counts as invalid.
     json: the answer parses as JSON, is valid against the skill's output schema, and each
-        expected field is compared on its own (per-field accuracy; the score is their mean).
+        expected field is compared on its own (per-field accuracy; the score is their mean);
+        an expected value that is not an object (a list of records) must match as a whole.
     similarity: token-overlap F1 with the expected text (a free-text check that needs no
         model), passing at ``threshold``.
     keywords: the share of required keywords that appear in the answer.
@@ -16,12 +17,11 @@ Every check returns a :class:`Score`; none raises on bad model output.
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from assistant.skills.structured import schema_errors  # the validator skills use at run time
+from assistant.skills.structured import parse_json, schema_errors  # what skills use at run time
 
 CHECKS = ("exact", "contains", "label", "json", "similarity", "keywords")
 _WORD = re.compile(r"[\w'-]+", re.UNICODE)
@@ -76,18 +76,8 @@ def check_label(output: str, expected: str, labels: list[str]) -> Score:
 
 
 def extract_json(output: str) -> Any:
-    """Parse the JSON value in ``output``, tolerating a code fence or text around one object."""
-    text = output.strip()
-    fence = re.search(r"```(?:json)?\s*(.*?)```", text, re.S)
-    if fence:
-        text = fence.group(1).strip()
-    try:
-        return json.loads(text)
-    except ValueError:
-        start, end = text.find("{"), text.rfind("}")
-        if 0 <= start < end:
-            return json.loads(text[start : end + 1])
-        raise
+    """Parse the JSON value in ``output`` as the skills do at run time (bare, fenced, or after prose)."""
+    return parse_json(output)
 
 
 def _same(a: Any, b: Any) -> bool:
@@ -95,15 +85,26 @@ def _same(a: Any, b: Any) -> bool:
         return _norm(a) == _norm(b)
     if isinstance(a, (int, float)) and isinstance(b, (int, float)) and not isinstance(a, bool):
         return abs(float(a) - float(b)) < 1e-9
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
     return a == b
 
 
-def check_json(output: str, expected: dict[str, Any], schema: dict[str, Any] | None) -> Score:
+def check_json(output: str, expected: Any, schema: dict[str, Any] | None) -> Score:
+    """Per-field accuracy when ``expected`` is an object; otherwise the whole value must match
+    (a list of records, a number...)."""
     try:
         value = extract_json(output)
     except ValueError:
-        return Score(0.0, False, valid=False, fields={k: False for k in expected}, detail="not JSON")
+        fields = {k: False for k in expected} if isinstance(expected, dict) else {}
+        return Score(0.0, False, valid=False, fields=fields, detail="not JSON")
     problems = schema_errors(value, schema) if schema else []
+    if not isinstance(expected, dict):
+        ok = not problems and _same(value, expected)
+        return Score(float(ok), ok, valid=not problems,
+                     detail="; ".join(problems[:2]) or ("" if ok else f"expected {expected!r}, got {value!r}"[:200]))
     got = value if isinstance(value, dict) else {}
     fields = {key: key in got and _same(got[key], want) for key, want in expected.items()}
     score = sum(fields.values()) / len(fields) if fields else float(not problems)
@@ -182,7 +183,7 @@ def score_item(output: str, item: dict[str, Any], schema: dict[str, Any] | None)
     if kind == "label":
         return check_label(output, str(expected), labels_of(schema) or item.get("labels", []))
     if kind == "json":
-        return check_json(output, dict(expected or {}), schema)
+        return check_json(output, expected if expected is not None else {}, schema)
     if kind == "keywords":
         return check_keywords(output, list(item.get("keywords", [])))
     if kind == "similarity":

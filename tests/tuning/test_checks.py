@@ -68,6 +68,24 @@ def test_json_schema_violations_make_it_invalid() -> None:
     assert "expected integer" in score.detail
 
 
+def test_json_list_of_records_must_match_whole_after_prose() -> None:
+    records = [{"name": "Alice", "city": "Paris"}, {"name": "Bob", "city": "Oslo"}]
+    said = 'Found 2 records:\n[{"name": "alice", "city": "Paris"}, {"name": "Bob", "city": "Oslo"}]'
+    assert check_json(said, records, None).passed  # text before the JSON, case of a value
+    assert not check_json(said.replace("Oslo", "Bergen"), records, None).passed
+    assert not check_json('[{"name": "Alice", "city": "Paris"}]', records, None).passed  # a record missing
+
+
+def test_skill_evals_score_with_the_tuning_scorer() -> None:
+    from assistant.skills.evals import EvalItem, passes
+
+    assert passes(EvalItem({"input": "x", "expected": "= 42"}, 1), "= 42.")[0]  # exact: case, end punctuation
+    assert not passes(EvalItem({"input": "x", "expected": "= 42"}, 1), "= 41")[0]
+    ok, why = passes(EvalItem({"input": "x", "expected": "Paris", "check": "contains"}, 1), "it is in oslo")
+    assert not ok and "Paris" in why
+    assert passes(EvalItem({"input": "x", "expected": {"a": 1}}, 1), 'sure: {"a": 1}')[0]
+
+
 def test_json_that_is_not_json() -> None:
     score = check_json("Ada is 36", {"name": "Ada"}, SCHEMA)
     assert (score.valid, score.score, score.fields) == (False, 0.0, {"name": False})
