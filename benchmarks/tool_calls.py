@@ -2,6 +2,7 @@
 
 Usage: .venv/bin/python benchmarks/tool_calls.py [--set simple|multiple] [--model NAME]
        [--limit N] [--modes engine,free] [--details]
+       .venv/bin/python benchmarks/tool_calls.py --rescore SAVED.json
 (one progress line per question goes to stderr; the JSON result to stdout)
 
 ``engine``: assistant.tools.engine as the MCP skills use it (narrow to 3 candidates, choose under
@@ -10,7 +11,8 @@ repair; a required value it judges not given counts as a failed call). ``free``:
 model prompted the usual way (tools listed in the system prompt, asked to reply with
 ``{"name": ..., "arguments": {...}}``), no grammar. Both are scored with BFCL's AST check:
 right function, every required argument present, each value among the accepted ones (strings
-compared after BFCL's normalisation), no unknown argument. Prints JSON.
+compared after BFCL's normalisation; a dict, or a list of dicts, key by key as BFCL does), no
+unknown argument. Prints JSON with 95 % bootstrap intervals over the questions.
 """
 
 from __future__ import annotations
@@ -39,9 +41,9 @@ def load(set_name: str, limit: int | None) -> list[tuple[dict, dict]]:
 
 # BFCL's AST check ---------------------------------------------------------------------
 def _norm(value: Any) -> Any:
-    """BFCL's string normalisation: lower case, no spaces or ,./-_*^ characters."""
+    """BFCL's string normalisation: lower case, no spaces or ,./-_*^ characters, ' as "."""
     if isinstance(value, str):
-        return re.sub(r"[ ,./\-_*^]", "", value).lower()
+        return re.sub(r"[ ,./\-_*^]", "", value).lower().replace("'", '"')
     if isinstance(value, (list, tuple)):
         return [_norm(v) for v in value]
     if isinstance(value, dict):
@@ -49,7 +51,24 @@ def _norm(value: Any) -> Any:
     return value
 
 
+def _dict_matches(value: Any, accepted: dict[str, Any]) -> bool:
+    """BFCL's check of a dict value: each key's value among that key's accepted ones ("" = may be left out)."""
+    if not isinstance(value, dict):
+        return False
+    for key, got in value.items():
+        options = accepted.get(key)
+        if not isinstance(options, list) or _norm(got) not in [_norm(o) for o in options if o != ""]:
+            return False
+    return all(key in value or (isinstance(options, list) and "" in options) for key, options in accepted.items())
+
+
 def _same(value: Any, accepted: Any, kind: str | None) -> bool:
+    # A dict (or a list of dicts) is accepted key by key, each key with its own accepted values.
+    if isinstance(accepted, dict):
+        return _dict_matches(value, accepted)
+    if isinstance(accepted, list) and accepted and all(isinstance(a, dict) for a in accepted):
+        return (isinstance(value, list) and len(value) == len(accepted)
+                and all(_dict_matches(v, a) for v, a in zip(value, accepted, strict=True)))
     if kind == "integer" and (not isinstance(value, int) or isinstance(value, bool)):
         return False  # BFCL checks types: 10.0 is not an integer
     if kind == "number" and isinstance(value, int) and not isinstance(value, bool):
@@ -136,7 +155,7 @@ def run_mode(mode: str, access: Any, pairs: list[tuple[dict, dict]], details: bo
     from assistant.errors import AssistantError
 
     call = {"engine": call_engine, "free": call_free}[mode]
-    correct, seconds, rows = 0, [], []
+    oks, seconds, rows = [], [], []
     for item, answer in pairs:
         started = time.perf_counter()
         try:
@@ -145,15 +164,45 @@ def run_mode(mode: str, access: Any, pairs: list[tuple[dict, dict]], details: bo
             name, args, note = None, {}, f"error: {exc}"
         seconds.append(time.perf_counter() - started)
         ok, why = ast_check(name, args, item["function"], answer["ground_truth"][0])
-        correct += ok
+        oks.append(ok)
         print(json.dumps({"mode": mode, "id": item["id"], "ok": ok, "s": round(seconds[-1], 2)}), file=sys.stderr,
               flush=True)  # progress, so a long run can be followed (and read when cut short)
         if details:
             rows.append({"id": item["id"], "ok": ok, "call": {"name": name, "arguments": args}, "why": why or note})
-    out: dict[str, Any] = {"accuracy": round(correct / len(pairs), 4), "correct": correct, "n": len(pairs),
-                           "mean_s": round(sum(seconds) / len(seconds), 2)}
+    out: dict[str, Any] = {**_accuracy(oks), "mean_s": round(sum(seconds) / len(seconds), 2)}
     if details:
         out["items"] = rows
+    return out
+
+
+def _accuracy(oks: list[bool]) -> dict[str, Any]:
+    """Accuracy, its count and a 95 % bootstrap interval over the questions."""
+    from assistant.bench.metrics import bootstrap
+
+    def mean(rows: list[dict[str, Any]]) -> dict[str, float]:
+        return {"accuracy": sum(r["ok"] for r in rows) / len(rows)}
+
+    low_high = bootstrap([{"ok": ok} for ok in oks], mean).get("accuracy")
+    return {"accuracy": round(sum(oks) / len(oks), 4), "correct": sum(oks), "n": len(oks),
+            "interval_95": [round(v, 4) for v in low_high] if low_high else None}
+
+
+def rescore(path: Path) -> dict[str, Any]:
+    """A saved ``--details`` run scored again with today's check (no model runs)."""
+    saved = json.loads(path.read_text())
+    by_id = {item["id"]: (item, answer) for name in SETS for item, answer in load(name, None)}
+    out: dict[str, Any] = {"rescored": str(path), "set": saved.get("set"), "model": saved.get("model")}
+    for mode in ("engine", "free"):
+        rows = (saved.get(mode) or {}).get("items")
+        if not rows:
+            continue
+        oks = []
+        for row in rows:
+            item, answer = by_id[row["id"]]
+            call = row.get("call") or {}
+            oks.append(ast_check(call.get("name"), call.get("arguments") or {}, item["function"],
+                                 answer["ground_truth"][0])[0])
+        out[mode] = {**_accuracy(oks), "saved_correct": sum(bool(r["ok"]) for r in rows)}
     return out
 
 
@@ -165,7 +214,11 @@ def main() -> None:
     ap.add_argument("--modes", default="engine,free", help="comma-separated: engine, free")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--details", action="store_true", help="every call and why it failed")
+    ap.add_argument("--rescore", type=Path, metavar="JSON", help="score a saved --details run again (no model)")
     args = ap.parse_args()
+    if args.rescore:
+        print(json.dumps(rescore(args.rescore), indent=2))
+        return
     from assistant.backends.manager import ModelManager
     from assistant.config import load_settings
     from assistant.skills.context import DirectModelAccess

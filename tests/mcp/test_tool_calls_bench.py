@@ -49,6 +49,42 @@ def test_int_is_accepted_for_a_float_parameter(bench) -> None:
     assert bench.ast_check("circle.area", {"radius": 2}, FUNCS, {"circle.area": {"radius": [2.0]}})[0]
 
 
+DB = [{"name": "db.update", "description": "Update rows.",
+       "parameters": {"type": "dict", "properties": {"info": {"type": "dict"}, "where": {"type": "array", "items": {"type": "dict"}}},
+                      "required": ["info"]}}]
+DB_TRUTH = {"db.update": {"info": [{"name": ["John Doe"], "email": ["jd@example.org", ""]}],
+                          "where": [[{"field": ["age"], "op": [">", "gt"]}], ""]}}
+
+
+@pytest.mark.parametrize("args, ok", [
+    ({"info": {"name": "john doe", "email": "jd@example.org"}}, True),  # each key among its accepted values
+    ({"info": {"name": "John Doe"}}, True),                                # a key whose answers include ""
+    ({"info": {"email": "jd@example.org"}}, False),                        # a key that must be there
+    ({"info": {"name": "Jane Doe"}}, False),
+    ({"info": {"name": "John Doe", "phone": "1"}}, False),                 # a key BFCL does not know
+    ({"info": {"name": "John Doe"}, "where": [{"field": "age", "op": "gt"}]}, True),  # a list of dicts, item by item
+    ({"info": {"name": "John Doe"}, "where": [{"field": "age", "op": "<"}]}, False),
+    ({"info": {"name": "John Doe"}, "where": [{"field": "age", "op": ">"}, {"field": "id", "op": ">"}]}, False),
+])
+def test_dict_values_are_checked_key_by_key_as_bfcl_does(bench, args, ok) -> None:
+    assert bench.ast_check("db.update", args, DB, DB_TRUTH)[0] is ok
+
+
+def test_a_saved_run_is_rescored_without_a_model(bench, tmp_path) -> None:
+    if not bench.DATA.is_dir():
+        pytest.skip(f"the BFCL files are not beside this checkout ({bench.DATA})")
+    item, answer = bench.load("simple", 1)[0]
+    (name, args), = answer["ground_truth"][0].items()
+    right = {k: v[0] for k, v in args.items() if v and v[0] != ""}
+    saved = {"set": "bfcl_simple_python", "engine": {"items": [
+        {"id": item["id"], "ok": False, "call": {"name": name, "arguments": right}},
+        {"id": item["id"], "ok": True, "call": {"name": "nope", "arguments": {}}}]}}
+    path = tmp_path / "run.json"
+    path.write_text(json.dumps(saved))
+    out = bench.rescore(path)["engine"]
+    assert (out["correct"], out["saved_correct"], out["n"]) == (1, 1, 2)
+
+
 def access_for(settings, script) -> DirectModelAccess:
     manager = ModelManager(settings, factory=lambda model, adapter: FakeBackend(model, script=script))
     return DirectModelAccess(manager, settings.default_model)
