@@ -47,6 +47,7 @@ from assistant.skills.chunking import chunk_text, count_cl100k
 from assistant.skills.context import DirectModelAccess, DocsAccess, ModelAccess, RecallAccess, SkillContext
 from assistant.skills.files import Limits, Table, beside, format_rows, markdown_table, read_table, read_text, write_new
 from assistant.skills.hookspecs import hookimpl
+from assistant.skills.prompts import resolve_file
 from assistant.skills.skill import Handler, Skill, define_skill
 from assistant.skills.structured import dump, generate_structured, match_label, parse_json, schema_errors, schema_of
 from assistant.skills.tools import Tool, ToolDispatcher, mentioned_paths, run_tool_loop
@@ -57,6 +58,6 @@ __all__ = [
     "Limits", "ModelAccess", "PermissionDenied", "Progress", "RecallAccess", "Skill", "SkillContext", "SkillError",
     "Table", "Tool", "ToolDispatcher", "beside", "chunk_text", "content_words", "count_cl100k", "define_skill",
     "dump", "format_rows", "generate_structured", "hookimpl", "keyword_coverage", "markdown_table", "match_label",
-    "mentioned_paths", "parse_json", "read_table", "read_text", "relevant", "run_tool_loop", "schema_errors",
+    "mentioned_paths", "parse_json", "read_table", "read_text", "relevant", "resolve_file", "run_tool_loop", "schema_errors",
     "schema_of", "scope", "snippet", "write_new",
 ]

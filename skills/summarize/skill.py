@@ -7,11 +7,13 @@ progress), then the partial summaries are combined (reduce), recursively if they
 
 from __future__ import annotations
 
+import math
 import re
 import string
-from typing import Iterator
+from pathlib import Path
+from typing import Any, Iterator
 
-from assistant.skills import ChatMessage, Progress, SkillContext, chunk_text, mentioned_paths, read_text
+from assistant.skills import ChatMessage, Progress, SkillContext, chunk_text, mentioned_paths, read_text, resolve_file
 
 _COMMAND = re.compile(r"^\s*(?:please\s+)?(?:summari[sz]e|summary of|sum up|tl;?dr|give me (?:a|the) (?:summary|gist) of|condense)"
                       r"(?:\s+(?:this|the following|that|it|text|article|file|document))*\s*:?\s*", re.I)
@@ -68,8 +70,8 @@ def _budget(ctx: SkillContext, system: str, out_tokens: int) -> int:
     return ctx.n_ctx() - ctx.count_tokens(system) - out_tokens - 64
 
 
-def _summarize(ctx: SkillContext, system: str, text: str, out_tokens: int) -> str:
-    return ctx.generate([ChatMessage("system", system), ChatMessage("user", text)], max_tokens=out_tokens).text().strip()
+def _summarize(generate: Any, system: str, text: str, out_tokens: int) -> str:
+    return generate([ChatMessage("system", system), ChatMessage("user", text)], max_tokens=out_tokens).text().strip()
 
 
 def respond(ctx: SkillContext) -> Iterator[str | Progress]:
@@ -78,6 +80,9 @@ def respond(ctx: SkillContext) -> Iterator[str | Progress]:
         yield "What should I summarize? Paste the text after 'summarize:', or attach or name a .txt or .md file."
         return
     settings = ctx.settings
+    # A tuned model learnt summaries of a requested length; the paragraph with key points and
+    # the parts of a long text go to ``full_model`` when set.
+    full = ctx.generate_on(settings.get("full_model"))
     map_prompt, reduce_prompt = ctx.read_prompt("summarize_map.txt"), ctx.read_prompt("summarize.txt")
     part_tokens = int(settings.get("part_summary_tokens", 200))
     budget = _budget(ctx, map_prompt, part_tokens)
@@ -91,20 +96,74 @@ def respond(ctx: SkillContext) -> Iterator[str | Progress]:
                 return
             yield Progress(f"summarizing part {i} of {len(chunks)} of {what}" + (f" (pass {depth})" if depth > 1 else ""),
                            (i - 1) / len(chunks))
-            parts.append(_summarize(ctx, map_prompt, chunk, part_tokens))
+            parts.append(_summarize(full, map_prompt, chunk, part_tokens))
         yield Progress(f"combining {len(parts)} partial summaries", 1.0)
         joined = "\n\n".join(parts)
         chunks = [joined] if depth >= MAX_DEPTH else chunk_text(joined, _budget(ctx, reduce_prompt, part_tokens), ctx.count_tokens)
-    length = requested_length(_instruction(ctx.text))
-    if length is not None:
-        phrase, tokens = length
-        final = string.Template(ctx.read_prompt("summarize_length.txt")).safe_substitute(length=phrase)
-        yield from ctx.generate([ChatMessage("system", final), ChatMessage("user", chunks[0])], max_tokens=tokens)
+    instruction = _instruction(ctx.text)
+    short = length_messages(ctx.read_prompt("summarize_length.txt"), instruction, chunks[0])
+    if short is not None:
+        yield from ctx.generate(short, max_tokens=requested_length(instruction)[1])  # type: ignore[index]
         return
-    yield from ctx.generate([ChatMessage("system", reduce_prompt), ChatMessage("user", chunks[0])])
+    yield from full([ChatMessage("system", reduce_prompt), ChatMessage("user", chunks[0])])
 
 
 def _instruction(text: str) -> str:
     """The request's own words, without the text to summarize (before the first colon or line)."""
     head = re.split(r":|\n", text, maxsplit=1)[0]
     return head if len(head.split()) <= 20 else ""
+
+
+# Training recipe (`assistant tune-data summarize --source dialogsum_train.jsonl`) ---------------
+_SENTENCE_END = re.compile(r"[.!?](?:\s|$)")
+_ASKS = ("summarize this {kind} {length}", "give me a summary of this {kind}, {length}", "sum up this {kind} {length}",
+         "tl;dr of this {kind}, {length}", "{length}, what is this {kind} about")
+
+
+def _length_asked(summary: str, rng: Any) -> str:
+    """A length request the reference ``summary`` satisfies, phrased as users phrase it."""
+    sentences = max(1, len(_SENTENCE_END.findall(summary.strip())))
+    words = len(summary.split())
+    limit = 10 * math.ceil((words + 3) / 10)
+    ways = [f"in under {limit} words", f"in at most {limit} words"]
+    if sentences == 1:
+        ways += ["in one sentence", "in a single sentence", "in one or two sentences", "briefly"]
+    elif sentences == 2:
+        ways += ["in two sentences", "in one or two sentences", "in 2 sentences", "in a couple of sentences"]
+    else:
+        ways += [f"in {sentences} sentences", f"in {sentences - 1} or {sentences} sentences"]
+    return rng.choice(ways)
+
+
+def length_messages(template: str, instruction: str, text: str) -> list[ChatMessage] | None:
+    """The chat for a summary of a requested length (:func:`respond` sends the same), or None."""
+    length = requested_length(instruction)
+    if length is None:
+        return None
+    system = string.Template(template).safe_substitute(length=length[0])
+    return [ChatMessage("system", system), ChatMessage("user", text)]
+
+
+def training_pairs(rows: list[dict[str, Any]], prompt: str, rng: Any, count: int) -> list[dict[str, Any]]:
+    """Length-conditioned summary pairs from ``{"text", "summary"}`` rows (DialogSum train).
+
+    Each pair is a request for a summary of a length its reference meets (one sentence, two,
+    under N words...), phrased several ways, so the adapter follows the asked length rather
+    than one data set's habit. The chat is the one :func:`respond` sends for such a request
+    (``summarize_length.txt``); texts longer than one part are left out.
+    """
+    found = resolve_file(Path(__file__).parent, "summarize_length.txt")
+    if found is None:
+        return []
+    template = found.read_text(encoding="utf-8").strip()
+    usable = [r for r in rows if str(r.get("summary", "")).strip() and 0 < len(str(r.get("text", ""))) <= 1300]
+    pairs: list[dict[str, Any]] = []
+    for row in rng.sample(usable, min(count, len(usable))):
+        summary = str(row["summary"]).strip()
+        kind = "dialogue" if "#Person1#" in row["text"] else "text"
+        instruction = rng.choice(_ASKS).format(kind=kind, length=_length_asked(summary, rng))
+        messages = length_messages(template, instruction, str(row["text"]).strip())
+        if messages is None:
+            continue
+        pairs.append({"system": messages[0].content, "input": messages[1].content, "output": summary})
+    return pairs

@@ -211,6 +211,27 @@ def test_jobs_a_tuned_model_did_not_learn_go_to_the_configured_model(run, tmp_pa
     assert "qwen2.5-coder-1.5b" not in (extract, classify)
 
 
+def test_summaries_without_a_length_and_parts_go_to_full_model(run, tmp_path):
+    """summarize's adapter learnt summaries of a requested length: the paragraph with key points
+    and the parts of a long text go to ``full_model``; "in one sentence" stays on the skill's model."""
+    text = "The committee met on Monday and agreed to move the launch to May because the supplier is late."
+    settings = {"full_model": "qwen2.5-coder-1.5b"}
+    run("summarize", f"summarize in one sentence: {text}", script=lambda r: "The launch moves to May.",
+        skill_settings=settings)
+    run("summarize", f"summarize: {text}", script=lambda r: "The launch moves to May.\n- supplier late",
+        skill_settings=settings)
+    doc = tmp_path / "long.md"
+    doc.write_text("\n\n".join(f"Part {i}. " + "The committee reviewed the budget figures carefully. " * 12 for i in range(30)))
+    run("summarize", f"summarize {doc} in two sentences", script=lambda r: "A summary. Of parts.",
+        skill_settings=settings, n_ctx=512)
+    own = run.registry.get("summarize").model_name(run.settings)
+    assert own != "qwen2.5-coder-1.5b"
+    by_model = {b.name: len(b.requests) for b in run.backends if b.requests}
+    finals = [b.name for b in run.backends for r in b.requests if "Write only the summary" in r.messages[0].content]
+    assert finals == [own, own]  # both requested-length summaries, the long one after its parts
+    assert by_model["qwen2.5-coder-1.5b"] >= 3  # the paragraph summary and the long file's parts
+
+
 def test_extract_from_text_drops_records_with_every_field_empty(run):
     out, _ = run("extract", "extract title, author as json: Dune was written by Frank Herbert.",
                  script=['[{"title": "Dune", "author": "Frank Herbert"}, {"title": "", "author": ""}]'])

@@ -117,3 +117,47 @@ def test_tune_data_says_when_a_skill_has_no_recipe(settings, tmp_path: Path, cap
 def test_tune_data_names_a_missing_source(settings, tmp_path: Path, capsys) -> None:
     assert main(["tune-data", "extract", "--source", str(tmp_path / "nope.jsonl"), "--out", str(tmp_path / "o.jsonl")]) == 2
     assert "nope.jsonl" in capsys.readouterr().err
+
+
+# Dialogue rows written for this test (DialogSum's shape, not its rows).
+DIALOGUE_ROWS = [
+    {"text": f"#Person1#: Shall we meet at {hour} on day {i}?\n#Person2#: Yes, see you at the station then.",
+     "summary": summary}
+    for i, (hour, summary) in enumerate([("nine", "#Person1# and #Person2# will meet at the station at nine."),
+                                         ("ten", "They agree to meet at ten. #Person2# will wait at the station."),
+                                         ("noon", "#Person1# proposes noon. #Person2# agrees. They meet at the station.")] * 10)
+]
+
+
+def test_summarize_recipe_asks_for_lengths_the_reference_meets_and_matches_the_skill(settings, run, tmp_path: Path) -> None:
+    from assistant.skills.loader import import_code
+
+    module = import_code(REPO_ROOT / "skills/summarize/skill.py", "summarize")
+    long_row = {"text": "#Person1#: " + "words " * 400, "summary": "Too long to train on."}
+    src = _write(tmp_path / "dialogues_train.jsonl", DIALOGUE_ROWS + [long_row])
+    out = tmp_path / "pairs.jsonl"
+    assert main(["tune-data", "summarize", "--source", str(src), "--count", "100", "--seed", "1", "--out", str(out)]) == 0
+    pairs = _pairs(out)
+    assert len(pairs) == 30  # every usable row once; the over-long text left out
+    phrases = set()
+    for pair in pairs:
+        asked = re.search(r"gives you (in .+?)\. Write only", pair["system"])[1]
+        phrases.add(asked)
+        summary = pair["output"]
+        n_sentences = len(re.findall(r"[.!?](?:\s|$)", summary))
+        if m := re.fullmatch(r"in at most (\d+) words", asked):
+            assert len(summary.split()) <= int(m[1])
+        else:
+            counts = [int(n) for n in re.findall(r"\d+", asked)] or [{"one": 1, "two": 2}[w] for w in re.findall(r"one|two", asked)]
+            assert min(counts) <= n_sentences <= max(counts), (asked, summary)
+        assert pair["input"] in {r["text"] for r in DIALOGUE_ROWS}
+    assert len(phrases) >= 4  # the length is asked in several ways
+
+    # The chat is the one the skill sends for a request of that length.
+    text = DIALOGUE_ROWS[0]["text"]
+    run("summarize", f"summarize this dialogue in one sentence:\n\n{text}", script=["They meet at nine."])
+    sent = [(m.role, m.content) for m in run.requests[0].messages]
+    template = (REPO_ROOT / "prompts/summarize_length.txt").read_text(encoding="utf-8").strip()
+    want = module.length_messages(template, "summarize this dialogue in one sentence", text)
+    assert sent == [(m.role, m.content) for m in want]
+    assert "in one sentence" in sent[0][1]
