@@ -103,7 +103,8 @@ def respond(ctx: SkillContext) -> Iterator[str | Progress]:
     instruction = _instruction(ctx.text)
     short = length_messages(ctx.read_prompt("summarize_length.txt"), instruction, chunks[0])
     if short is not None:
-        yield from ctx.generate(short, max_tokens=requested_length(instruction)[1])  # type: ignore[index]
+        messages, tokens = short
+        yield from ctx.generate(messages, max_tokens=tokens)
         return
     yield from full([ChatMessage("system", reduce_prompt), ChatMessage("user", chunks[0])])
 
@@ -135,13 +136,14 @@ def _length_asked(summary: str, rng: Any) -> str:
     return rng.choice(ways)
 
 
-def length_messages(template: str, instruction: str, text: str) -> list[ChatMessage] | None:
-    """The chat for a summary of a requested length (:func:`respond` sends the same), or None."""
+def length_messages(template: str, instruction: str, text: str) -> tuple[list[ChatMessage], int] | None:
+    """(the chat, the reply's token budget) for a summary of the length ``instruction`` asks for,
+    or None when it asks for none. :func:`respond` sends this chat, and the recipe trains on it."""
     length = requested_length(instruction)
     if length is None:
         return None
     system = string.Template(template).safe_substitute(length=length[0])
-    return [ChatMessage("system", system), ChatMessage("user", text)]
+    return [ChatMessage("system", system), ChatMessage("user", text)], length[1]
 
 
 def training_pairs(rows: list[dict[str, Any]], prompt: str, rng: Any, count: int) -> list[dict[str, Any]]:
@@ -150,7 +152,8 @@ def training_pairs(rows: list[dict[str, Any]], prompt: str, rng: Any, count: int
     Each pair is a request for a summary of a length its reference meets (one sentence, two,
     under N words...), phrased several ways, so the adapter follows the asked length rather
     than one data set's habit. The chat is the one :func:`respond` sends for such a request
-    (``summarize_length.txt``); texts longer than one part are left out.
+    (``summarize_length.txt``); texts over 1,300 characters are left out, so that a pair fits
+    the 512 training tokens.
     """
     found = resolve_file(Path(__file__).parent, "summarize_length.txt")
     if found is None:
@@ -162,8 +165,9 @@ def training_pairs(rows: list[dict[str, Any]], prompt: str, rng: Any, count: int
         summary = str(row["summary"]).strip()
         kind = "dialogue" if "#Person1#" in row["text"] else "text"
         instruction = rng.choice(_ASKS).format(kind=kind, length=_length_asked(summary, rng))
-        messages = length_messages(template, instruction, str(row["text"]).strip())
-        if messages is None:
+        asked = length_messages(template, instruction, str(row["text"]).strip())
+        if asked is None:
             continue
-        pairs.append({"system": messages[0].content, "input": messages[1].content, "output": summary})
+        system, user = asked[0]
+        pairs.append({"system": system.content, "input": user.content, "output": summary})
     return pairs

@@ -158,6 +158,6 @@ def test_summarize_recipe_asks_for_lengths_the_reference_meets_and_matches_the_s
     run("summarize", f"summarize this dialogue in one sentence:\n\n{text}", script=["They meet at nine."])
     sent = [(m.role, m.content) for m in run.requests[0].messages]
     template = (REPO_ROOT / "prompts/summarize_length.txt").read_text(encoding="utf-8").strip()
-    want = module.length_messages(template, "summarize this dialogue in one sentence", text)
-    assert sent == [(m.role, m.content) for m in want]
+    want, tokens = module.length_messages(template, "summarize this dialogue in one sentence", text)
+    assert sent == [(m.role, m.content) for m in want] and run.requests[0].max_tokens == tokens
     assert "in one sentence" in sent[0][1]
