@@ -75,11 +75,6 @@ def check_label(output: str, expected: str, labels: list[str]) -> Score:
     return Score(float(ok), ok, detail="" if ok else f"said {got}")
 
 
-def extract_json(output: str) -> Any:
-    """Parse the JSON value in ``output`` as the skills do at run time (bare, fenced, or after prose)."""
-    return parse_json(output)
-
-
 def _same(a: Any, b: Any) -> bool:
     if isinstance(a, str) and isinstance(b, str):
         return _norm(a) == _norm(b)
@@ -96,7 +91,7 @@ def check_json(output: str, expected: Any, schema: dict[str, Any] | None) -> Sco
     """Per-field accuracy when ``expected`` is an object; otherwise the whole value must match
     (a list of records, a number...)."""
     try:
-        value = extract_json(output)
+        value = parse_json(output)  # as the skills read it: bare, fenced, or after prose
     except ValueError:
         fields = {k: False for k in expected} if isinstance(expected, dict) else {}
         return Score(0.0, False, valid=False, fields=fields, detail="not JSON")

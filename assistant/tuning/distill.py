@@ -36,9 +36,9 @@ def _clean(task: SkillTask, output: str) -> str | None:
         probe = score_item(output, {"input": "", "expected": {}, "check": "json"}, task.output_schema)
         if not probe.valid:
             return None
-        from assistant.tuning.checks import extract_json
+        from assistant.skills.structured import parse_json
 
-        return json.dumps(extract_json(output), ensure_ascii=False)
+        return json.dumps(parse_json(output), ensure_ascii=False)
     text = output.strip()
     return text or None
 
